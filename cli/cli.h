@@ -1,0 +1,29 @@
+/*
+ * The command-line front end: one row per subcommand in cli/main.c, one file
+ * per subcommand family. Each subcommand parses its own options and returns
+ * the process exit status (0 ok, 1 failure of the work, 2 usage error).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stdbool.h>
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/*
+ * The database path: --db FILE (already extracted by the caller), else
+ * PENNYWORTH_DB, else $XDG_DATA_HOME/pennyworth/catalog.db (or
+ * ~/.local/share/...), creating the directory. Returns a new string.
+ */
+char *cli_db_path(const char *flag_value);
+
+int cli_catalog(int argc, char **argv);
+int cli_stdio(int argc, char **argv);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * The product catalog: a SQLite database (WAL) with an FTS5 index.
+ *
+ * A `struct pw_catalog` is one SQLite connection and is NOT thread-safe: use
+ * one per thread (the MCP tool workers each open their own read-only one).
+ * Any number of connections, in any number of processes, may share a file;
+ * writers serialise on SQLite's lock, readers never wait for them (WAL).
+ *
+ * Products travel as JSON objects (jansson) in this shape, which is also the
+ * shape of the MCP tools' structuredContent:
+ *
+ *   { "id": "12", "sku": "BEA-ESS-ESS-001", "name": "...", "brand": "Essence" | null,
+ *     "category": "beauty", "price": {"amountMinor": 999, "currency": "USD",
+ *     "formatted": "9.99 USD"}, "availability": "in-stock"|"limited"|"out-of-stock",
+ *     "stock": 99, "rating": 4.94, "description": "...", "tags": ["..."],
+ *     "attributes": {...}, "updatedAt": "2026-11-22T17:00:00Z" }
+ *
+ * Every change to a product is also appended to a change log (a sequence
+ * number per change), so other connections and processes can learn what
+ * changed with pw_catalog_changes_since(); this is how a running server
+ * notices a re-import done by another process.
+ *
+ * Ownership: json_t results are new references (the caller decrefs);
+ * string arguments are borrowed for the duration of the call.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef PENNYWORTH_CATALOG_H
+#define PENNYWORTH_CATALOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pennyworth/error.h"
+
+struct pw_catalog;
+
+enum {
+    PW_CATALOG_READONLY = 1 << 0, /* open read-only (no migrations are run) */
+};
+
+/*
+ * Opens (creating if needed) the database at `path`, enables WAL and applies
+ * the migrations of schema/ not yet applied (tracked by PRAGMA user_version).
+ * On success *out is a new handle for pw_catalog_close().
+ */
+enum pw_err pw_catalog_open(const char *path, unsigned flags,
+                            struct pw_catalog **out, struct pw_error *err);
+void pw_catalog_close(struct pw_catalog *cat);
+
+/* The schema version the database is at after open. */
+int pw_catalog_schema_version(struct pw_catalog *cat);
+
+enum pw_catalog_sort {
+    PW_SORT_RELEVANCE = 0, /* bm25 when there is text, else name */
+    PW_SORT_PRICE_ASC,
+    PW_SORT_PRICE_DESC,
+    PW_SORT_RATING,        /* best first */
+};
+
+/* A search. Zero-initialise, then set what you need; NULL/negative = unset. */
+struct pw_catalog_query {
+    const char *text;         /* free text; FTS syntax is searched as plain words */
+    const char *category;     /* exact, case-insensitive */
+    const char *brand;        /* exact, case-insensitive */
+    int64_t min_price_minor;  /* -1 = unset */
+    int64_t max_price_minor;  /* -1 = unset */
+    const char *availability; /* "in-stock" | "limited" | "out-of-stock" */
+    double min_rating;        /* <= 0 = unset */
+    enum pw_catalog_sort sort;
+    int limit;                /* 1..50; 0 means 10 */
+    const char *cursor;       /* opaque, from a previous result's nextCursor */
+};
+
+/* Sets the unset sentinels (prices -1) and zeroes the rest. */
+void pw_catalog_query_init(struct pw_catalog_query *q);
+
+/*
+ * Runs a search. *out = {"products": [...], "total": N, "nextCursor": "..."}
+ * (nextCursor absent on the last page). A bad filter or cursor is
+ * PW_ERR_INVALID with err->pointer naming the field ("/cursor").
+ */
+enum pw_err pw_catalog_search(struct pw_catalog *cat, const struct pw_catalog_query *q,
+                              json_t **out, struct pw_error *err);
+
+/* One product by id; PW_ERR_NOT_FOUND when absent. */
+enum pw_err pw_catalog_get(struct pw_catalog *cat, const char *id, json_t **out,
+                           struct pw_error *err);
+
+/* [{"name": "beauty", "count": 5}, ...] sorted by name. */
+enum pw_err pw_catalog_categories(struct pw_catalog *cat, json_t **out,
+                                  struct pw_error *err);
+
+/* {"products": N, "categories": N, "brands": N, "inStock": N, "limited": N,
+ *  "outOfStock": N, "minPriceMinor": N, "maxPriceMinor": N, "updatedAt": "..."} */
+enum pw_err pw_catalog_stats(struct pw_catalog *cat, json_t **out, struct pw_error *err);
+
+enum pw_catalog_field {
+    PW_FIELD_CATEGORY,
+    PW_FIELD_BRAND,
+    PW_FIELD_ID,
+};
+
+/*
+ * Completion: up to `limit` distinct values of `field` starting with
+ * `prefix` (case-insensitive), sorted; *out is a JSON array of strings and
+ * *total the number of matches overall.
+ */
+enum pw_err pw_catalog_complete(struct pw_catalog *cat, enum pw_catalog_field field,
+                                const char *prefix, int limit, json_t **out,
+                                int *total, struct pw_error *err);
+
+/*
+ * Inserts or replaces (by id) one product given in the canonical shape
+ * above (price may also be given as "priceMinor"+"currency"). Used by the
+ * importer and by write paths (admin API). Bumps updatedAt and the change log.
+ */
+enum pw_err pw_catalog_upsert(struct pw_catalog *cat, json_t *product, struct pw_error *err);
+
+/* Changes a product's stock (and availability accordingly) and/or price;
+ * a negative value leaves that field alone. */
+enum pw_err pw_catalog_set_stock_price(struct pw_catalog *cat, const char *id,
+                                       int64_t stock, int64_t price_minor,
+                                       struct pw_error *err);
+
+/*
+ * Change log: calls fn(ud, product_id) for each change with sequence number
+ * > *seq, in order, and advances *seq. Start with *seq from
+ * pw_catalog_change_seq() to see only future changes.
+ */
+enum pw_err pw_catalog_changes_since(struct pw_catalog *cat, int64_t *seq,
+                                     void (*fn)(void *ud, const char *id), void *ud,
+                                     struct pw_error *err);
+int64_t pw_catalog_change_seq(struct pw_catalog *cat);
+
+/* Import ------------------------------------------------------------------ */
+
+struct pw_import_report {
+    size_t rows;        /* rows read */
+    size_t imported;    /* rows upserted (0 when any row was bad) */
+    size_t bad;         /* rows rejected */
+};
+
+/*
+ * Imports a JSON array, JSON Lines or CSV file (detected from content), in the
+ * seed schema or the DummyJSON shape, in one transaction: if any row is bad,
+ * nothing is imported and every bad row is reported to `diag` as
+ * "FILE:LINE: field: reason\n". `progress` (may be NULL) is called with
+ * bytes done/total now and then. Returns PW_ERR_INVALID when rows were bad.
+ */
+enum pw_err pw_catalog_import(struct pw_catalog *cat, const char *file, FILE *diag,
+                              void (*progress)(void *ud, size_t done, size_t total),
+                              void *ud, struct pw_import_report *report,
+                              struct pw_error *err);
+
+/* Imports the demo catalog embedded in the binary if the catalog is empty.
+ * *seeded tells whether it did. */
+enum pw_err pw_catalog_seed_demo(struct pw_catalog *cat, bool *seeded, struct pw_error *err);
+
+enum pw_catalog_format { PW_FORMAT_JSONL, PW_FORMAT_JSON, PW_FORMAT_CSV };
+
+/* Writes every product, ordered by id, in the canonical shape. */
+enum pw_err pw_catalog_export(struct pw_catalog *cat, FILE *out, enum pw_catalog_format fmt,
+                              struct pw_error *err);
+
+/* Writes N synthetic products (deterministic for a seed) as JSON Lines in the
+ * seed schema, for benchmarks. */
+enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed, struct pw_error *err);
+
+#endif
