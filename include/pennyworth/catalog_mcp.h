@@ -22,8 +22,8 @@
 struct pw_catalog_mcp;
 
 /* Registers everything on `srv` for the database at `db_path` (which must
- * exist and be migrated). *out is new (pw_catalog_mcp_free, after the
- * server's sessions are gone and before the server is freed). */
+ * exist and be migrated). *out is new: free it with pw_catalog_mcp_free
+ * after pw_mcp_server_free (which joins the workers that use it). */
 enum pw_err pw_catalog_mcp_register(struct pw_mcp_server *srv, const char *db_path,
                                     struct pw_catalog_mcp **out, struct pw_error *err);
 

@@ -263,4 +263,21 @@ bool pw_mcp_session_ready(const struct pw_mcp_session *s);
 /* Number of calls still running (for graceful shutdown). */
 size_t pw_mcp_session_inflight(const struct pw_mcp_session *s);
 
+/* Transports ----------------------------------------------------------------- */
+
+/* The longest line the stdio transport accepts; a longer one is answered
+ * with a JSON-RPC error and skipped. */
+#define PW_MCP_STDIO_MAX_LINE (4u * 1024 * 1024)
+
+/*
+ * Serves one session over newline-delimited JSON on in_fd/out_fd (usually 0
+ * and 1) until end of input or SIGINT/SIGTERM, on the calling thread (which
+ * must be the server's loop thread). After end of input, calls still
+ * running may finish and be answered (for up to `drain_ms`). `tick(ud)` is
+ * called about every `tick_ms` (for pollers such as the catalog's change
+ * watcher; may be NULL). Returns 0, or 1 if the loop could not start.
+ */
+int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
+                     void (*tick)(void *ud), void *ud, int tick_ms, int drain_ms);
+
 #endif
