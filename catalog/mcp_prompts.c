@@ -100,8 +100,11 @@ static void compare(struct pw_mcp_call *call, json_t *args, void *ud)
         json_t *p = NULL;
         if (pw_catalog_get(cat, tok, &p, &e) != PW_OK) {
             json_decref(messages);
-            e.code = PW_ERR_INVALID;
-            pw_mcp_call_fail(call, &e);
+            struct pw_error bad = {0};
+            if (e.code == PW_ERR_NOT_FOUND)
+                pw_error_set(&bad, PW_ERR_INVALID, "/arguments/ids",
+                             "ids: no product with id %.100s", tok);
+            pw_mcp_call_fail(call, e.code == PW_ERR_NOT_FOUND ? &bad : &e);
             return;
         }
         json_array_append_new(messages, product_message(p));

@@ -254,7 +254,7 @@ void pw_mcp_session_receive_json(struct pw_mcp_session *s, json_t *msg)
 void pw_mcp_session_receive(struct pw_mcp_session *s, const char *text, size_t len)
 {
     json_error_t je;
-    json_t *msg = json_loadb(text, len, JSON_ALLOW_NUL, &je);
+    json_t *msg = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!msg) {
         reply_error(s, NULL, NULL, MCP_PARSE_ERROR, "Parse error: %s (at byte %d)", je.text,
                     je.position);
