@@ -18,12 +18,15 @@
  * MAX_CHAIN (and a cycle of them that never descends into the instance is
  * refused at compile time), instance nesting by MAX_DEPTH.
  *
- * The ECMA-262 to POSIX ERE translation for "pattern" is at the end; its
- * dialect is described in pennyworth/jsonschema.h.
+ * Value equality and hashing (enum, const, uniqueItems) live in
+ * core/jsonvalue.c and the ECMA-262 "pattern" translation in core/ecmare.c.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "pennyworth/jsonschema.h"
+
+#include "core/ecmare.h"
+#include "core/jsonvalue.h"
 
 #include <float.h>
 #include <math.h>
@@ -41,6 +44,13 @@
 #define PATH_CAP 512
 #define NAME_SHOWN 96 /* longer field names are shown as "..." + their tail */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * For the functions whose big locals (messages, scratch reports) must not
+ * be inlined into the recursive check(): that frame is repeated once per
+ * level of schema and instance, so it is kept small.
+ */
+#define OUTLINE __attribute__((noinline))
 
 /* ------------------------------------------------------------------------
  * The compiled form
@@ -166,35 +176,6 @@ static void path_key(struct path *p, const char *key)
  * Numbers and values
  */
 
-/* Compare an integer with a real exactly. */
-static int cmp_int_real(json_int_t i, double r)
-{
-    if (r >= 9223372036854775808.0)
-        return -1;
-    if (r < -9223372036854775808.0)
-        return 1;
-    double fl = floor(r);
-    json_int_t ri = (json_int_t)fl;
-    if (i != ri)
-        return i < ri ? -1 : 1;
-    return fl < r ? -1 : 0;
-}
-
-/* Compare two JSON numbers; exact whenever an integer is involved. */
-static int numcmp(json_t *a, json_t *b)
-{
-    if (json_is_integer(a) && json_is_integer(b)) {
-        json_int_t x = json_integer_value(a), y = json_integer_value(b);
-        return x < y ? -1 : x > y;
-    }
-    if (json_is_integer(a))
-        return cmp_int_real(json_integer_value(a), json_real_value(b));
-    if (json_is_integer(b))
-        return -cmp_int_real(json_integer_value(b), json_real_value(a));
-    double x = json_real_value(a), y = json_real_value(b);
-    return x < y ? -1 : x > y;
-}
-
 static bool is_multiple(json_t *v, json_t *m)
 {
     if (json_is_integer(v) && json_is_integer(m))
@@ -219,140 +200,6 @@ static const char *fmt_num(json_t *v, char buf[static 32])
             break;
     }
     return buf;
-}
-
-/*
- * JSON Schema equality: numbers by value (1 equals 1.0), objects regardless
- * of member order. Returns 1 or 0, or -1 when nesting passes MAX_DEPTH.
- */
-static int equal(json_t *a, json_t *b, int depth)
-{
-    if (a == b)
-        return 1;
-    if (json_is_number(a) && json_is_number(b))
-        return numcmp(a, b) == 0;
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    switch (json_typeof(a)) {
-    case JSON_STRING:
-        return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-    case JSON_ARRAY: {
-        if (json_array_size(a) != json_array_size(b))
-            return 0;
-        if (depth >= MAX_DEPTH)
-            return -1;
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            int r = equal(json_array_get(a, i), json_array_get(b, i), depth + 1);
-            if (r != 1)
-                return r;
-        }
-        return 1;
-    }
-    case JSON_OBJECT: {
-        if (json_object_size(a) != json_object_size(b))
-            return 0;
-        if (depth >= MAX_DEPTH)
-            return -1;
-        const char *key;
-        json_t *av;
-        json_object_foreach(a, key, av) {
-            json_t *bv = json_object_get(b, key);
-            if (!bv)
-                return 0;
-            int r = equal(av, bv, depth + 1);
-            if (r != 1)
-                return r;
-        }
-        return 1;
-    }
-    default:
-        return 1; /* true, false, null: the same type is the same value */
-    }
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9u;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
-    return mix(h);
-}
-
-static uint64_t hash_double(double d)
-{
-    uint64_t u;
-    if (d == 0)
-        d = 0.0; /* -0.0 equals 0.0, so it must hash the same */
-    memcpy(&u, &d, sizeof u);
-    return mix(u ^ 0x6e756d);
-}
-
-/* A hash that agrees with equal(); returns -1 past MAX_DEPTH. */
-static int hash(json_t *v, int depth, uint64_t *out)
-{
-    uint64_t h = 0, c;
-    switch (json_typeof(v)) {
-    case JSON_INTEGER: {
-        json_int_t i = json_integer_value(v);
-        double d = (double)i;
-        /* equal to some real exactly when it converts without loss */
-        if (d < 9223372036854775808.0 && (json_int_t)d == i)
-            h = hash_double(d);
-        else
-            h = mix((uint64_t)i ^ 0x696e74);
-        break;
-    }
-    case JSON_REAL:
-        h = hash_double(json_real_value(v));
-        break;
-    case JSON_STRING:
-        h = hash_bytes(json_string_value(v), json_string_length(v));
-        break;
-    case JSON_ARRAY:
-        if (depth >= MAX_DEPTH)
-            return -1;
-        h = 0x617272;
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (hash(json_array_get(v, i), depth + 1, &c) < 0)
-                return -1;
-            h = mix(h ^ c);
-        }
-        break;
-    case JSON_OBJECT: {
-        if (depth >= MAX_DEPTH)
-            return -1;
-        const char *key;
-        json_t *m;
-        h = 0x6f626a;
-        json_object_foreach(v, key, m) {
-            if (hash(m, depth + 1, &c) < 0)
-                return -1;
-            h += mix(hash_bytes(key, strlen(key)) ^ mix(c)); /* order-free */
-        }
-        break;
-    }
-    case JSON_TRUE:
-        h = mix(1);
-        break;
-    case JSON_FALSE:
-        h = mix(2);
-        break;
-    case JSON_NULL:
-        h = mix(3);
-        break;
-    }
-    *out = h;
-    return 0;
 }
 
 /* The T_* bits an instance satisfies. */
@@ -505,13 +352,15 @@ static enum pw_err compile_pattern(struct cc *cc, struct node *n, const char *sr
 /* Compile the subschema `s` found at the current path into a new node. */
 static enum pw_err sub(struct cc *cc, json_t *s, struct node **out)
 {
-    if (cc->depth >= MAX_DEPTH)
+    const char *kw = cc->kw;
+    if (cc->depth >= MAX_DEPTH) {
+        cc->kw = NULL;
         return cfail(cc, PW_ERR_TOO_LARGE, "schema nested deeper than %d levels", MAX_DEPTH);
+    }
     struct node *n = node_new(cc->js);
     if (!n)
         return cfail(cc, PW_ERR_NOMEM, "out of memory");
     *out = n;
-    const char *kw = cc->kw;
     cc->depth++;
     enum pw_err rc = compile_node(cc, n, s);
     cc->depth--;
@@ -643,8 +492,8 @@ static enum pw_err kw_type(struct cc *cc, struct node *n, json_t *v, size_t off)
 
 static enum pw_err kw_enum(struct cc *cc, struct node *n, json_t *v, size_t off)
 {
-    if (!json_is_array(v))
-        return cfail(cc, PW_ERR_INVALID, "must be an array");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return cfail(cc, PW_ERR_INVALID, "must be a non-empty array");
     n->enum_vals = v;
     return PW_OK;
 }
@@ -1049,13 +898,31 @@ static bool vfail(struct vc *vc, const char *fmt, ...)
     return false;
 }
 
-static bool fail_type(struct vc *vc, unsigned expected, json_t *v)
+static OUTLINE bool fail_type(struct vc *vc, unsigned expected, json_t *v)
 {
     struct text t = {0};
     if (vc->rep->e.code == PW_OK)
         vc->rep->expected = expected;
     text_types(&t, expected);
     return vfail(vc, "expected %s, got %s", t.buf, type_name(v));
+}
+
+/* "must be X" for const, "must be one of X, Y" for enum (`list`). */
+static OUTLINE bool fail_values(struct vc *vc, const char *what, json_t *v, bool list)
+{
+    struct text t = {0};
+    if (!list) {
+        text_value(&t, v);
+    } else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (i)
+                text_add(&t, ", ");
+            text_value(&t, e);
+        }
+    }
+    return vfail(vc, "%s%s", what, t.buf);
 }
 
 static bool too_deep(struct vc *vc)
@@ -1073,7 +940,7 @@ static struct mark push_key(struct vc *vc, const char *key)
     path_key(&vc->ptr, key);
     if (vc->name.len)
         path_add(&vc->name, ".", 1);
-    path_add(&vc->name, key, strlen(key));
+    path_add(&vc->name, *key ? key : "\"\"", *key ? strlen(key) : 2);
     return m;
 }
 
@@ -1121,13 +988,13 @@ static bool descend(struct vc *vc, const struct node *n, json_t *v)
 static bool check_number(struct vc *vc, const struct node *n, json_t *v)
 {
     char num[32];
-    if (n->min && numcmp(v, n->min) < 0)
+    if (n->min && core_json_numcmp(v, n->min) < 0)
         return vfail(vc, "must be >= %s", fmt_num(n->min, num));
-    if (n->max && numcmp(v, n->max) > 0)
+    if (n->max && core_json_numcmp(v, n->max) > 0)
         return vfail(vc, "must be <= %s", fmt_num(n->max, num));
-    if (n->xmin && numcmp(v, n->xmin) <= 0)
+    if (n->xmin && core_json_numcmp(v, n->xmin) <= 0)
         return vfail(vc, "must be > %s", fmt_num(n->xmin, num));
-    if (n->xmax && numcmp(v, n->xmax) >= 0)
+    if (n->xmax && core_json_numcmp(v, n->xmax) >= 0)
         return vfail(vc, "must be < %s", fmt_num(n->xmax, num));
     if (n->mult && !is_multiple(v, n->mult))
         return vfail(vc, "must be a multiple of %s", fmt_num(n->mult, num));
@@ -1185,7 +1052,7 @@ static bool check_unique(struct vc *vc, json_t *arr)
     }
     for (size_t i = 0; i < n && !deep; i++) {
         s[i].i = i;
-        deep = hash(json_array_get(arr, i), vc->depth + 1, &s[i].h) < 0;
+        deep = core_json_hash(json_array_get(arr, i), MAX_DEPTH - vc->depth - 1, &s[i].h) < 0;
     }
     if (!deep)
         qsort(s, n, sizeof *s, slot_order);
@@ -1195,8 +1062,8 @@ static bool check_unique(struct vc *vc, json_t *arr)
         bool found = false;
         for (size_t j = a + 1; j < b && s[j].i < dj && !found && !deep; j++) {
             for (size_t k = a; k < j && !found; k++) {
-                int r = equal(json_array_get(arr, s[k].i), json_array_get(arr, s[j].i),
-                              vc->depth + 1);
+                int r = core_json_equal(json_array_get(arr, s[k].i),
+                                        json_array_get(arr, s[j].i), MAX_DEPTH - vc->depth - 1);
                 deep = r < 0;
                 if (r == 1) {
                     di = s[k].i;
@@ -1259,8 +1126,10 @@ static bool check_object(struct vc *vc, const struct node *n, json_t *v)
         json_t *name;
         json_array_foreach(n->required, i, name) {
             if (!json_object_get(v, json_string_value(name))) {
-                push_key(vc, json_string_value(name));
-                return vfail(vc, "is required"); /* the path is dropped with vc */
+                struct mark mk = push_key(vc, json_string_value(name));
+                vfail(vc, "is required");
+                pop(vc, mk);
+                return false;
             }
         }
     }
@@ -1337,7 +1206,7 @@ static bool explain(struct vc *vc, const struct misses *m, json_t *v, const char
     return vfail(vc, "%s", general);
 }
 
-static bool check_any(struct vc *vc, const struct nodes *list, json_t *v)
+static OUTLINE bool check_any(struct vc *vc, const struct nodes *list, json_t *v)
 {
     struct misses m = {0};
     struct report r;
@@ -1351,7 +1220,7 @@ static bool check_any(struct vc *vc, const struct nodes *list, json_t *v)
     return explain(vc, &m, v, "must match at least one schema in anyOf");
 }
 
-static bool check_one(struct vc *vc, const struct nodes *list, json_t *v)
+static OUTLINE bool check_one(struct vc *vc, const struct nodes *list, json_t *v)
 {
     struct misses m = {0};
     struct report r;
@@ -1373,6 +1242,17 @@ static bool check_one(struct vc *vc, const struct nodes *list, json_t *v)
     return explain(vc, &m, v, "must match exactly one schema in oneOf, matches none");
 }
 
+static OUTLINE bool check_not(struct vc *vc, const struct node *not_, json_t *v)
+{
+    struct report r;
+    bool matched = trial(vc, not_, v, &r);
+    if (vc->nomem)
+        return false;
+    if (matched)
+        return vfail(vc, "must not match the schema in not");
+    return true;
+}
+
 static bool check_applicators(struct vc *vc, const struct node *n, json_t *v)
 {
     if (n->ref && !apply(vc, n->ref, v))
@@ -1384,14 +1264,8 @@ static bool check_applicators(struct vc *vc, const struct node *n, json_t *v)
         return false;
     if (n->one_of.n && !check_one(vc, &n->one_of, v))
         return false;
-    if (n->not_) {
-        struct report r;
-        bool matched = trial(vc, n->not_, v, &r);
-        if (vc->nomem)
-            return false;
-        if (matched)
-            return vfail(vc, "must not match the schema in not");
-    }
+    if (n->not_ && !check_not(vc, n->not_, v))
+        return false;
     return true;
 }
 
@@ -1402,35 +1276,21 @@ static bool check(struct vc *vc, const struct node *n, json_t *v)
     if (n->types && !(n->types & type_bits(v)))
         return fail_type(vc, n->types, v);
     if (n->const_val) {
-        int r = equal(v, n->const_val, vc->depth);
-        if (r < 0)
-            return too_deep(vc);
-        if (r == 0) {
-            struct text t = {0};
-            text_value(&t, n->const_val);
-            return vfail(vc, "must be %s", t.buf);
-        }
+        int r = core_json_equal(v, n->const_val, MAX_DEPTH - vc->depth);
+        if (r != 1)
+            return r < 0 ? too_deep(vc) : fail_values(vc, "must be ", n->const_val, false);
     }
     if (n->enum_vals) {
         size_t i;
         json_t *e;
         int r = 0;
         json_array_foreach(n->enum_vals, i, e) {
-            r = equal(v, e, vc->depth);
+            r = core_json_equal(v, e, MAX_DEPTH - vc->depth);
             if (r != 0)
                 break;
         }
-        if (r < 0)
-            return too_deep(vc);
-        if (r == 0) {
-            struct text t = {0};
-            json_array_foreach(n->enum_vals, i, e) {
-                if (i)
-                    text_add(&t, ", ");
-                text_value(&t, e);
-            }
-            return vfail(vc, "must be one of %s", t.buf);
-        }
+        if (r != 1)
+            return r < 0 ? too_deep(vc) : fail_values(vc, "must be one of ", n->enum_vals, true);
     }
     bool ok = true;
     switch (json_typeof(v)) {
@@ -1489,362 +1349,13 @@ enum pw_err pw_jsonschema_check(json_t *schema, json_t *instance, struct pw_erro
     return rc;
 }
 
-/* ------------------------------------------------------------------------
- * "pattern": ECMA-262 syntax translated to POSIX ERE (dialect in the header)
- */
-
-struct re_out {
-    char *buf;
-    size_t len, cap;
-    const char *why; /* why the pattern is refused, or NULL */
-    enum pw_err code;
-};
-
-static void put(struct re_out *o, const char *s, size_t n)
-{
-    if (o->why)
-        return;
-    if (o->len + n >= o->cap) { /* the capacity is computed to suffice */
-        o->why = "pattern too complex to translate";
-        o->code = PW_ERR_INTERNAL;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void refuse(struct re_out *o, enum pw_err code, const char *why)
-{
-    if (!o->why) {
-        o->why = why;
-        o->code = code;
-    }
-}
-
-/* A literal byte outside brackets, escaped where ERE gives it meaning. */
-static void put_literal(struct re_out *o, unsigned char c)
-{
-    char buf[2] = {'\\', (char)c};
-    if (c && strchr(".[\\()*+?{|^$", c))
-        put(o, buf, 2);
-    else
-        put(o, buf + 1, 1);
-}
-
-/* A code point as UTF-8 literal bytes. */
-static void put_codepoint(struct re_out *o, unsigned long cp)
-{
-    unsigned char b[3];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (cp >> 6));
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else {
-        b[0] = (unsigned char)(0xE0 | (cp >> 12));
-        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    }
-    for (size_t i = 0; i < n; i++)
-        put_literal(o, b[i]);
-}
-
-/* Read `digits` hex digits at *p; -1 if they are not there. */
-static long read_hex(const char **p, const char *end, int digits)
-{
-    long v = 0;
-    for (int i = 0; i < digits; i++) {
-        int h = *p + i < end ? hexval((unsigned char)(*p)[i]) : -1;
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    *p += digits;
-    return v;
-}
-
-/*
- * One escape after a backslash (at *p, the letter). Control and code point
- * escapes yield a value (>= 0); \d \w \s yield -1 with *set naming them;
- * anything else refused yields -2.
- */
-static long escape_value(struct re_out *o, const char **p, const char *end, char *set)
-{
-    unsigned char c = (unsigned char)*(*p)++;
-    static const char controls[] = "t\tn\nr\rf\fv\v";
-    const char *ctl = c ? strchr(controls, c) : NULL;
-    *set = 0;
-    if (ctl && (ctl - controls) % 2 == 0)
-        return (unsigned char)ctl[1];
-    if (strchr("dDwWsS", c) && c) {
-        *set = (char)c;
-        return -1;
-    }
-    if (c == 'x' || c == 'u') {
-        long v = read_hex(p, end, c == 'x' ? 2 : 4);
-        if (v < 0 || v == 0)
-            refuse(o, PW_ERR_INVALID, "bad \\x or \\u escape (\\u{...} and NUL are not supported)");
-        else if (v >= 0xD800 && v <= 0xDFFF)
-            refuse(o, PW_ERR_UNSUPPORTED, "surrogate \\u escapes are not supported");
-        else
-            return v;
-        return -2;
-    }
-    if (c == 'b' || c == 'B')
-        refuse(o, PW_ERR_UNSUPPORTED, "word boundaries (\\b, \\B) are not supported");
-    else if (c >= '0' && c <= '9')
-        refuse(o, PW_ERR_UNSUPPORTED, "back references and \\0 are not supported");
-    else if (c == 'p' || c == 'P')
-        refuse(o, PW_ERR_UNSUPPORTED, "Unicode property escapes are not supported");
-    else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80 || c == 0)
-        refuse(o, PW_ERR_UNSUPPORTED, "unknown escape");
-    else
-        return c; /* escaped punctuation is the character itself */
-    return -2;
-}
-
-/*
- * A bracket class, from just after '['. POSIX brackets give ']' '-' '^'
- * and "[:" meaning by position, so those are collected and placed where
- * they are literal; everything else is copied in order into `body`.
- */
-static void translate_class(struct re_out *o, const char **p, const char *end,
-                            struct re_out *body)
-{
-    bool neg = false, rb = false, lb = false, caret = false, dash = false;
-    body->len = 0;
-    body->buf[0] = '\0';
-    if (*p < end && **p == '^') {
-        neg = true;
-        (*p)++;
-    }
-    if (*p < end && **p == ']') {
-        refuse(o, PW_ERR_UNSUPPORTED, "empty classes [] and [^] are not supported");
-        return;
-    }
-    while (!o->why && !body->why) {
-        if (*p >= end) {
-            refuse(o, PW_ERR_INVALID, "unterminated [");
-            return;
-        }
-        if (**p == ']') {
-            (*p)++;
-            break;
-        }
-        long lo, hi = -1;
-        char set = 0;
-        unsigned char c = (unsigned char)*(*p)++;
-        if (c == '\\') {
-            if (*p >= end) {
-                refuse(o, PW_ERR_INVALID, "pattern ends in a backslash");
-                return;
-            }
-            if (**p == 'b') { /* backspace inside a class */
-                (*p)++;
-                lo = '\b';
-            } else {
-                lo = escape_value(o, p, end, &set);
-            }
-        } else {
-            lo = c;
-        }
-        if (lo == -2)
-            return;
-        if (set) {
-            if (set == 'D' || set == 'W' || set == 'S') {
-                refuse(o, PW_ERR_UNSUPPORTED, "\\D, \\W and \\S inside [] are not supported");
-                return;
-            }
-            const char *text = set == 'd' ? "0-9" : set == 'w' ? "0-9A-Za-z_" : "[:space:]";
-            put(body, text, strlen(text));
-            continue;
-        }
-        if (lo >= 0x80) {
-            refuse(o, PW_ERR_UNSUPPORTED, "non-ASCII characters inside [] are not supported");
-            return;
-        }
-        if (*p + 1 < end && **p == '-' && (*p)[1] != ']') {
-            (*p)++;
-            c = (unsigned char)*(*p)++;
-            if (c == '\\' && *p < end) {
-                hi = escape_value(o, p, end, &set);
-                if (hi == -2)
-                    return;
-            } else {
-                hi = c;
-            }
-            if (set || hi >= 0x80 || hi < lo || strchr("[]^-", (int)lo) ||
-                strchr("[]^-", (int)hi)) {
-                refuse(o, PW_ERR_UNSUPPORTED, "unsupported or reversed range inside []");
-                return;
-            }
-            char r[3] = {(char)lo, '-', (char)hi};
-            put(body, r, 3);
-            continue;
-        }
-        if (lo == ']')
-            rb = true;
-        else if (lo == '[')
-            lb = true;
-        else if (lo == '^')
-            caret = true;
-        else if (lo == '-')
-            dash = true;
-        else {
-            char ch = (char)lo;
-            put(body, &ch, 1);
-        }
-    }
-    if (body->why) {
-        refuse(o, body->code, body->why);
-        return;
-    }
-    if (!neg && caret && !rb && !lb && body->len == 0 && !dash) {
-        put(o, "\\^", 2); /* "[^]" would mean something else */
-        return;
-    }
-    put(o, neg ? "[^" : "[", neg ? 2 : 1);
-    if (rb)
-        put(o, "]", 1);
-    put(o, body->buf, body->len);
-    if (lb)
-        put(o, "[", 1);
-    if (caret && !neg && !rb && body->len == 0 && !lb) {
-        put(o, "-^", 2); /* '-' first keeps '^' from being first */
-        dash = false;
-    } else if (caret) {
-        put(o, "^", 1);
-    }
-    if (dash)
-        put(o, "-", 1);
-    put(o, "]", 1);
-}
-
-/* A "{n}", "{n,}" or "{n,m}" quantifier at p, or 0 when it is not one. */
-static size_t quantifier_len(const char *p, const char *end)
-{
-    const char *q = p + 1;
-    size_t digits = 0;
-    while (q < end && *q >= '0' && *q <= '9')
-        q++, digits++;
-    if (!digits)
-        return 0;
-    if (q < end && *q == ',')
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++)
-            ;
-    if (q >= end || *q != '}')
-        return 0;
-    return (size_t)(q - p) + 1;
-}
-
-static void translate(struct re_out *o, struct re_out *body, const char *p, const char *end)
-{
-    while (p < end && !o->why) {
-        unsigned char c = (unsigned char)*p++;
-        size_t q;
-        switch (c) {
-        case '\\': {
-            char set;
-            if (p >= end) {
-                refuse(o, PW_ERR_INVALID, "pattern ends in a backslash");
-                return;
-            }
-            long v = escape_value(o, &p, end, &set);
-            if (v >= 0) {
-                put_codepoint(o, (unsigned long)v);
-            } else if (set) {
-                static const char *const sets[] = {
-                    "d[0-9]", "D[^0-9]", "w[0-9A-Za-z_]", "W[^0-9A-Za-z_]",
-                    "s[[:space:]]", "S[^[:space:]]",
-                };
-                for (size_t i = 0; i < COUNT(sets); i++)
-                    if (sets[i][0] == set)
-                        put(o, sets[i] + 1, strlen(sets[i] + 1));
-            }
-            break;
-        }
-        case '(':
-            if (p < end && *p == '?') {
-                if (p + 1 < end && p[1] == ':') {
-                    p += 2;
-                } else {
-                    refuse(o, PW_ERR_UNSUPPORTED,
-                           "look-around, named groups and inline flags are not supported");
-                    return;
-                }
-            }
-            put(o, "(", 1);
-            break;
-        case '*':
-        case '+':
-        case '?':
-            put(o, (const char *)&c, 1);
-            if (p < end && *p == '?')
-                p++; /* lazy: cannot change whether the string matches */
-            break;
-        case '{':
-            q = quantifier_len(p - 1, end);
-            if (!q) {
-                put(o, "\\{", 2);
-                break;
-            }
-            put(o, p - 1, q);
-            p += q - 1;
-            if (p < end && *p == '?')
-                p++;
-            break;
-        case '[':
-            translate_class(o, &p, end, body);
-            break;
-        case ')':
-        case '|':
-        case '^':
-        case '$':
-        case '.':
-            put(o, (const char *)&c, 1);
-            break;
-        case '\0':
-            refuse(o, PW_ERR_INVALID, "NUL in pattern");
-            return;
-        default:
-            put_literal(o, c);
-            break;
-        }
-    }
-}
-
 static enum pw_err compile_pattern(struct cc *cc, struct node *n, const char *src, size_t len)
 {
-    size_t cap = 8 * len + 16;
-    struct re_out o = {.buf = malloc(cap), .cap = cap};
-    struct re_out body = {.buf = malloc(cap), .cap = cap};
-    enum pw_err rc = PW_OK;
-    if (!o.buf || !body.buf) {
-        rc = cfail(cc, PW_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    o.buf[0] = '\0';
-    translate(&o, &body, src, src + len);
-    if (o.why) {
-        rc = cfail(cc, o.code, "%s", o.why);
-        goto out;
-    }
-    int e = regcomp(&n->re, o.buf, REG_EXTENDED | REG_NOSUB);
-    if (e != 0) {
-        char msg[128];
-        regerror(e, &n->re, msg, sizeof msg);
-        rc = cfail(cc, PW_ERR_INVALID, "not a valid pattern (%s)", msg);
-        goto out;
-    }
+    struct pw_error e;
+    pw_error_clear(&e);
+    if (core_ecmare_compile(&n->re, src, len, &e) != PW_OK)
+        return cfail(cc, e.code, "%s", e.message);
     n->flags |= F_PATTERN;
     n->pattern = src;
-out:
-    free(o.buf);
-    free(body.buf);
-    return rc;
+    return PW_OK;
 }

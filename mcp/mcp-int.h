@@ -59,9 +59,12 @@ struct mcp_entry {
     json_t *desc;          /* the object as listed (new ref) */
 };
 
+struct pw_jsonschema;
+
 struct mcp_tool {
     struct mcp_entry base;
-    json_t *input_schema;  /* borrowed from desc */
+    struct pw_jsonschema *input;   /* compiled inputSchema */
+    struct pw_jsonschema *output;  /* compiled outputSchema, or NULL */
     pw_mcp_handler handler;
     void *ud;
     unsigned flags;
@@ -116,6 +119,7 @@ struct pw_mcp_call {
      * resources/list assembly). `hook_data` is its context (new ref). */
     json_t *(*finish_hook)(struct pw_mcp_call *call, json_t *result);
     json_t *hook_data;
+    const struct pw_jsonschema *hook_schema; /* borrowed from the registry */
     struct pw_mcp_call *next, *prev; /* the session's in-flight list */
 };
 

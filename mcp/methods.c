@@ -293,7 +293,7 @@ static json_t *tool_output_hook(struct pw_mcp_call *c, json_t *result)
     if (!sc || json_is_true(json_object_get(result, "isError")))
         return result;
     struct pw_error e = {0};
-    if (pw_jsonschema_check(c->hook_data, sc, &e) == PW_OK)
+    if (pw_jsonschema_validate(c->hook_schema, sc, &e) == PW_OK)
         return result;
     pw_errorlog("mcp: tool output does not match its outputSchema: %s (at %s)", e.message,
                 e.pointer);
@@ -321,7 +321,7 @@ static void tools_call(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id
     }
     args = json_is_object(args) ? json_incref(args) : json_object();
     struct pw_error e = {0};
-    if (pw_jsonschema_check(t->input_schema, args, &e) != PW_OK) {
+    if (pw_jsonschema_validate(t->input, args, &e) != PW_OK) {
         json_decref(args);
         reply(s, b, id, pw_mcp_tool_error("Invalid arguments for tool %s: %s", name, e.message));
         return;
@@ -331,10 +331,9 @@ static void tools_call(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id
         json_decref(args);
         return;
     }
-    json_t *out = json_object_get(t->base.desc, "outputSchema");
-    if (out) {
+    if (t->output) {
         c->finish_hook = tool_output_hook;
-        c->hook_data = json_incref(out);
+        c->hook_schema = t->output;
     }
     mcp_call_start(c, t->handler, t->ud, t->flags, args);
 }

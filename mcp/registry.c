@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/jsonschema.h"
+
 bool mcp_vec_push(struct mcp_vec *v, void *item)
 {
     if (v->len == v->cap) {
@@ -50,6 +52,22 @@ static json_t *parse_object(const char *what, const char *text, struct pw_error 
     return j;
 }
 
+/* Frees any registry entry (each kind starts with struct mcp_entry). */
+static void entry_free(void *item)
+{
+    struct mcp_entry *e = item;
+    free(e->key);
+    json_decref(e->desc);
+    free(e);
+}
+
+static void tool_free(struct mcp_tool *t)
+{
+    pw_jsonschema_free(t->input);
+    pw_jsonschema_free(t->output);
+    entry_free(t);
+}
+
 static void notify_all(struct pw_mcp_server *srv, const char *method)
 {
     for (struct pw_mcp_session *s = srv->sessions; s; s = s->next)
@@ -61,7 +79,8 @@ enum pw_err pw_mcp_server_add_tool(struct pw_mcp_server *srv, const struct pw_mc
                                    struct pw_error *err)
 {
     if (!t->name || !t->handler || !t->input_schema)
-        return pw_error_set(err, PW_ERR_INVALID, NULL, "tool: name, handler and input schema are required");
+        return pw_error_set(err, PW_ERR_INVALID, NULL,
+                            "tool: name, handler and input schema are required");
     if (mcp_find_tool(srv, t->name))
         return pw_error_set(err, PW_ERR_INVALID, NULL, "tool %s: already registered", t->name);
     json_t *in = parse_object("inputSchema", t->input_schema, err);
@@ -96,7 +115,15 @@ enum pw_err pw_mcp_server_add_tool(struct pw_mcp_server *srv, const struct pw_mc
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "tool %s: out of memory", t->name);
     }
     e->base.desc = desc;
-    e->input_schema = json_object_get(desc, "inputSchema");
+    e->input = pw_jsonschema_compile(json_object_get(desc, "inputSchema"), err);
+    json_t *out_schema = json_object_get(desc, "outputSchema");
+    e->output = out_schema ? pw_jsonschema_compile(out_schema, err) : NULL;
+    if (!e->input || (out_schema && !e->output)) {
+        srv->tools.len--;
+        pw_jsonschema_free(e->input);
+        entry_free(e);
+        return err ? err->code : PW_ERR_INVALID;
+    }
     e->handler = t->handler;
     e->ud = t->ud;
     e->flags = t->flags;
@@ -104,21 +131,12 @@ enum pw_err pw_mcp_server_add_tool(struct pw_mcp_server *srv, const struct pw_mc
     return PW_OK;
 }
 
-/* Frees any registry entry (each kind starts with struct mcp_entry). */
-static void entry_free(void *item)
-{
-    struct mcp_entry *e = item;
-    free(e->key);
-    json_decref(e->desc);
-    free(e);
-}
-
 enum pw_err pw_mcp_server_remove_tool(struct pw_mcp_server *srv, const char *name)
 {
     for (size_t i = 0; i < srv->tools.len; i++) {
         struct mcp_tool *e = srv->tools.items[i];
         if (strcmp(e->base.key, name) == 0) {
-            entry_free(e);
+            tool_free(e);
             memmove(&srv->tools.items[i], &srv->tools.items[i + 1],
                     (srv->tools.len - i - 1) * sizeof(void *));
             srv->tools.len--;
@@ -311,7 +329,10 @@ json_t *mcp_list_page(struct pw_mcp_server *srv, struct mcp_vec *v, const char *
 
 void mcp_registry_free(struct pw_mcp_server *srv)
 {
-    struct mcp_vec *vecs[] = {&srv->tools, &srv->resources, &srv->templates, &srv->prompts};
+    for (size_t i = 0; i < srv->tools.len; i++)
+        tool_free(srv->tools.items[i]);
+    free(srv->tools.items);
+    struct mcp_vec *vecs[] = {&srv->resources, &srv->templates, &srv->prompts};
     for (size_t k = 0; k < sizeof vecs / sizeof vecs[0]; k++) {
         for (size_t i = 0; i < vecs[k]->len; i++)
             entry_free(vecs[k]->items[i]);

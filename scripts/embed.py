@@ -53,7 +53,7 @@ def migrations(out_path, schema_dir, files):
     missing = sorted(on_disk - listed)
     if missing:
         sys.exit("embed.py: not listed in catalog/meson.build: " + ", ".join(missing))
-    parts = [HEADER.format(src="schema/*.sql"),
+    parts = [HEADER.format(src="the schema/ migrations"),
              "const struct catalog_migration catalog_migrations[] = {\n"]
     for version, name, sql in rows:
         parts.append(f"    {{{version}, \"{name}\",\n{c_string(sql)}}},\n")

@@ -135,6 +135,16 @@ enum pw_err pw_catalog_changes_since(struct pw_catalog *cat, int64_t *seq,
                                      struct pw_error *err);
 int64_t pw_catalog_change_seq(struct pw_catalog *cat);
 
+/*
+ * Converts a decimal amount in major units ("19.99", "5", "0.5") to minor
+ * units of `currency` (NULL means USD), exactly, without floating point:
+ * "19.99" USD -> 1999, "500" JPY -> 500. PW_ERR_INVALID when the text is
+ * not a non-negative decimal with at most the currency's number of
+ * decimals. For tools and commands that take prices from people.
+ */
+enum pw_err pw_catalog_price_parse(const char *decimal, const char *currency,
+                                   int64_t *minor, struct pw_error *err);
+
 /* Import ------------------------------------------------------------------ */
 
 struct pw_import_report {

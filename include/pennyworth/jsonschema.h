@@ -9,7 +9,7 @@
  *
  * Supported keywords:
  *   type (a name or an array of names; "integer" accepts JSON integers and
- *   reals with a zero fraction), enum, const, properties, required,
+ *   reals with a zero fraction), enum (non-empty), const, properties, required,
  *   additionalProperties (boolean or schema), minProperties, maxProperties,
  *   items (a single schema), minItems, maxItems, uniqueItems, minimum,
  *   maximum, exclusiveMinimum, exclusiveMaximum (numbers, as in 2020-12),
@@ -31,21 +31,28 @@
  * and the draft-04 boolean form of exclusiveMinimum/exclusiveMaximum.
  *
  * pattern dialect: patterns are written in the ECMA-262 syntax JSON Schema
- * specifies and are translated to POSIX extended regular expressions
- * (regex.h). The translation handles literals, ".", anchors, groups,
- * "(?:", alternation, the quantifiers * + ? {n} {n,} {n,m} (a lazy "?"
- * suffix is dropped: it cannot change whether a string matches), bracket
- * classes, the escapes \d \D \w \W \s \S (\D \W \S outside classes only),
- * \t \n \r \f \v, \xHH, \uHHHH and escaped punctuation. Look-around, back
- * references, \b, \B, \p{..}, named groups and non-ASCII characters inside
- * classes are rejected at compile time. Matching is a search (unanchored
- * unless the pattern anchors itself) and works on bytes: "." and classes
- * see one UTF-8 byte, so use minLength/maxLength for lengths.
+ * specifies; core/ecmare.c translates them to POSIX extended regular
+ * expressions (regex.h). It handles literals, ".", anchors, groups, "(?:",
+ * alternation, the quantifiers * + ? {n} {n,} {n,m} (a lazy "?" suffix is
+ * dropped: it cannot change whether a string matches; a "{" that is not a
+ * quantifier is a literal), bracket classes, the escapes \d \D \w \W \s
+ * \S (\D \W \S outside classes only), \t \n \r \f \v, \xHH, \uHHHH
+ * (non-ASCII as UTF-8 bytes) and escaped punctuation. Look-around, back
+ * references, \b, \B, \p{..}, named groups, inline flags and non-ASCII
+ * characters inside classes are refused at compile time. Matching is a
+ * search (unanchored unless the pattern anchors itself) and works on bytes
+ * in the C locale: "." and classes see one UTF-8 byte, and "." also matches
+ * a newline; use minLength/maxLength for lengths.
  *
- * Bounds: instances nested deeper than PW_JSONSCHEMA_MAX_DEPTH levels are
- * rejected with PW_ERR_INVALID, and schemas nested deeper are refused by the
- * compiler with PW_ERR_TOO_LARGE, so hostile input cannot exhaust the stack.
- * uniqueItems runs in O(n log n).
+ * Bounds: a value inside more than PW_JSONSCHEMA_MAX_DEPTH arrays and
+ * objects, where the schema (or enum, const, uniqueItems) has to look, is
+ * rejected with PW_ERR_INVALID ("nested deeper than 64 levels"); a schema
+ * nested deeper is refused by the compiler with PW_ERR_TOO_LARGE, and a
+ * cycle of $ref/allOf/anyOf/oneOf/not that never descends into the
+ * instance with PW_ERR_INVALID. Hostile input cannot exhaust the stack.
+ * uniqueItems runs in O(n log n). Pointers longer than the error struct
+ * holds (PW_ERROR_POINTER_MAX - 1) are cut; very long field names in
+ * messages are shown as "..." and their tail.
  *
  * Errors: a violation returns PW_ERR_INVALID and sets the first error: its
  * pointer is the RFC 6901 pointer of the offending instance location ("" for
@@ -54,7 +61,14 @@
  * and the rule, e.g. "limit: must be <= 50", "ids[2]: expected string, got
  * number", "id: is required". Fields are named by their path with
  * properties joined by "." and indices in brackets ("filters.tags[1]"); the
- * root is named "(root)".
+ * root is named "(root)". Rules are checked in this order, and the first
+ * violation is the one reported: type, const, enum, then the keywords of
+ * the instance's type (objects: min/maxProperties, required in its order,
+ * properties in schema order, additionalProperties in instance order;
+ * arrays: min/maxItems, items, uniqueItems), then $ref, allOf, anyOf,
+ * oneOf, not. When every anyOf/oneOf branch fails on "type" the message
+ * merges them ("expected string or null, got number"); when exactly one
+ * branch gets past its type, its own error is reported.
  *
  * Threads: any thread may compile, validate or free. A compiled schema is
  * immutable, so any number of threads may validate against it at once.

@@ -154,8 +154,10 @@ struct pw_mcp_prompt {
     unsigned flags;
 };
 
-/* Registration copies everything; a duplicate name is PW_ERR_INVALID. Adding
- * after sessions exist sends list_changed to the initialized ones. */
+/* Registration copies everything and compiles tool schemas (an unsupported
+ * or broken schema is an error here, not at call time); a duplicate name is
+ * PW_ERR_INVALID. Adding after sessions exist sends list_changed to the
+ * initialized ones. Remove a tool only while none of its calls is running. */
 enum pw_err pw_mcp_server_add_tool(struct pw_mcp_server *srv, const struct pw_mcp_tool *t,
                                    struct pw_error *err);
 enum pw_err pw_mcp_server_remove_tool(struct pw_mcp_server *srv, const char *name);

@@ -52,7 +52,8 @@ static void pump(struct harness *h, int ms, size_t want)
     }
 }
 
-static void in(struct harness *h, const char *text) { pw_mcp_session_receive(h->s, text, strlen(text)); }
+static void in(struct harness *h, const char *text) { pw_mcp_session_receive(h->s, text,
+    strlen(text)); }
 
 /* The last message sent with this id, or NULL (borrowed). */
 static json_t *reply_to(struct harness *h, json_int_t id)
@@ -98,7 +99,8 @@ static void asked(struct pw_mcp_call *call, json_t *result, const struct pw_erro
         pw_mcp_call_finish(call, pw_mcp_tool_error("sampling failed: %s", err->message));
         return;
     }
-    const char *text = json_string_value(json_object_get(json_object_get(result, "content"), "text"));
+    const char *text = json_string_value(json_object_get(json_object_get(result, "content"), ""
+        "text"));
     pw_mcp_call_finish(call, pw_mcp_tool_result(NULL, text ? text : "?"));
 }
 
@@ -167,13 +169,15 @@ static void cancel_suppresses_response_and_ping_still_answers(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 1000, "{}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"slo"
+        "w\"}}");
     for (int i = 0; i < 1000 && !atomic_load(&slow_running); i++)
         sleep_ms(1);
     assert_true(atomic_load(&slow_running));
     in(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
     assert_non_null(reply_to(&h, 2)); /* answered while the slow tool runs */
-    in(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestI"
+        "d\":1}}");
     assert_int_equal(pw_mcp_session_inflight(h.s), 0);
     pump(&h, 300, 0);
     assert_null(reply_to(&h, 1));
@@ -184,7 +188,8 @@ static void sampling_round_trip(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 5000, "{\"sampling\":{}}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"as"
+        "k\"}}");
     json_t *req = find_method(&h, "sampling/createMessage");
     assert_non_null(req);
     char resp[256];
@@ -203,7 +208,8 @@ static void sampling_needs_capability(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 5000, "{}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"as"
+        "k\"}}");
     assert_null(find_method(&h, "sampling/createMessage"));
     json_t *r = json_object_get(reply_to(&h, 1), "result");
     assert_true(json_is_true(json_object_get(r, "isError")));
@@ -214,7 +220,8 @@ static void sampling_times_out(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 30, "{\"sampling\":{}}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"as"
+        "k\"}}");
     assert_true(pw_mcp_server_timeout_ms(h.srv) >= 0);
     pump(&h, 500, 0);
     assert_non_null(find_method(&h, "notifications/cancelled"));
@@ -237,7 +244,8 @@ static void pagination_walks_every_tool_once(void **state)
         assert_non_null(res);
         size_t i;
         json_t *t;
-        json_array_foreach(json_object_get(res, "tools"), i, t) names[n++] = json_string_value(json_object_get(t, "name"));
+        json_array_foreach(json_object_get(res, "tool"
+            "s"), i, t) names[n++] = json_string_value(json_object_get(t, "name"));
         json_t *next = json_object_get(res, "nextCursor");
         if (!next)
             break;
@@ -274,7 +282,8 @@ static void update_from_another_thread(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 1000, "{}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"uri\":\"test://thing\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/subscribe\",\"params\":{\"ur"
+        "i\":\"test://thing\"}}");
     assert_non_null(reply_to(&h, 1));
     pthread_t th;
     pthread_create(&th, NULL, post_update, h.srv);
@@ -292,8 +301,10 @@ static void free_session_mid_call(void **state)
 {
     struct harness h;
     setup_harness(&h, 50, 1000, "{\"sampling\":{}}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\"}}");
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"slo"
+        "w\"}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"as"
+        "k\"}}");
     assert_int_equal(pw_mcp_session_inflight(h.s), 2);
     size_t before = json_array_size(h.sent);
     pw_mcp_session_free(h.s);
@@ -313,14 +324,18 @@ static void arguments_validated_against_schema(void **state)
                                             "\"integer\"}},\"required\":[\"n\"]}",
                             .handler = echo};
     assert_int_equal(pw_mcp_server_add_tool(h.srv, &t, NULL), PW_OK);
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"typed\",\"arguments\":{\"n\":\"x\"}}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"typ"
+        "ed\",\"arguments\":{\"n\":\"x\"}}}");
     json_t *r = json_object_get(reply_to(&h, 1), "result");
     assert_true(json_is_true(json_object_get(r, "isError")));
-    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text"));
+    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(r, "co"
+        "ntent"), 0), "text"));
     assert_non_null(strstr(text, "n:"));
-    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"typed\",\"arguments\":{\"n\":3}}}");
+    in(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"typ"
+        "ed\",\"arguments\":{\"n\":3}}}");
     r = json_object_get(reply_to(&h, 2), "result");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "structuredContent"), "n")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "structuredConten"
+        "t"), "n")), 3);
     struct pw_mcp_tool bad = {.name = "bad", .description = "d", .input_schema = "[1]",
                               .handler = echo};
     assert_int_equal(pw_mcp_server_add_tool(h.srv, &bad, NULL), PW_ERR_INVALID);
