@@ -68,3 +68,54 @@ describe('@modelcontextprotocol/client v2, versionNegotiation auto (server/disco
     rec.assertValid();
   });
 });
+
+// Older session revisions: the client offers exactly one, the server must
+// answer with it, and everything it sends must match that revision's schema
+// (2024-11-05 is checked against 2025-03-26; see lib/schema.mjs).
+for (const revision of ['2024-11-05', '2025-03-26', '2025-06-18']) {
+  describe(`@modelcontextprotocol/client v2 offering only ${revision}`, () => {
+    const T = { timeout: TEST_TIMEOUT_MS };
+    let db;
+    let client;
+    let rec;
+    let closed = false;
+
+    before(async () => {
+      db = freshDatabase(`sdk-v2-${revision}`);
+      client = new Client({ name: 'pennyworth-interop-sdk-v2-old', version: '1.0.0' },
+        { capabilities: {}, supportedProtocolVersions: [revision] });
+      rec = new RecordingTransport(
+        new StdioClientTransport({ command: pwBin(), args: ['stdio'], env: serverEnv(db.path), stderr: 'pipe' }),
+        { label: `sdk-v2-${revision}:pennyworth` });
+      await client.connect(rec);
+    }, T);
+
+    after(async () => {
+      if (!closed) await client?.close().catch(() => {});
+      killIfAlive(rec?.childPid);
+      db?.cleanup();
+    });
+
+    it(`negotiates ${revision}`, T, () => {
+      assert.equal(client.getNegotiatedProtocolVersion(), revision);
+    });
+
+    it('tools, resources and prompts work', T, async () => {
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      assert.ok(tools.includes('search_products'), `search_products listed (got ${tools})`);
+      const res = await client.callTool({ name: 'search_products', arguments: { query: 'iphone', limit: 5 } });
+      assert.notEqual(res.isError, true, `search_products: ${JSON.stringify(res.content)}`);
+      assert.match(JSON.stringify(res.content), /iPhone/, 'the text content names the iPhones');
+      const read = await client.readResource({ uri: 'catalog://products/1' });
+      assert.equal(read.contents[0]?.uri, 'catalog://products/1');
+      const prompt = await client.getPrompt({ name: 'compare', arguments: { ids: '1,2' } });
+      assert.ok(prompt.messages.length > 0, 'compare has messages');
+    });
+
+    it('close, and every server message matched the schema', T, async () => {
+      await client.close();
+      closed = true;
+      rec.assertValid();
+    });
+  });
+}
