@@ -180,10 +180,15 @@ static int line(char *buf, size_t n, size_t i, uint64_t *s)
     const char *opener = openers[pick(s, N(openers))];
     const char *closer = closers[pick(s, N(closers))];
     unsigned model = 100 + (unsigned)pick(s, 900);
-    char noun_lc[64], color_lc[16], model_code[8];
+    char noun_lc[64], color_lc[16], model_code[8], sku_brand[4];
     lower_into(noun_lc, sizeof noun_lc, noun);
     lower_into(color_lc, sizeof color_lc, color);
     snprintf(model_code, sizeof model_code, "%c%c", brand[0], noun[0]);
+    size_t nb = 0;
+    for (const char *b = brand; *b && nb < 3; b++)
+        if (*b != ' ')
+            sku_brand[nb++] = (*b >= 'a' && *b <= 'z') ? (char)(*b - 'a' + 'A') : *b;
+    sku_brand[nb] = '\0';
 
     int64_t p = price(s, c);
     uint64_t roll = next(s) % 100;
@@ -193,15 +198,16 @@ static int line(char *buf, size_t n, size_t i, uint64_t *s)
     catalog_format_decimal(p, 2, amount, sizeof amount);
 
     return snprintf(buf, n,
-                    "{\"productId\":\"GEN-%08zu\",\"sku\":\"%s-%.3s-%08zu\","
+                    "{\"productId\":\"GEN-%08zu\",\"sku\":\"%s-%s-%08zu\","
                     "\"name\":\"%s %s %s %s-%u\",\"brand\":\"%s\",\"category\":\"%s\","
                     "\"price\":%s,\"currency\":\"USD\",\"availability\":\"%s\","
                     "\"stock\":%" PRId64 ",\"rating\":%.2f,"
                     "\"description\":\"The %s %s %s. This %s %s comes with %s and %s. %s\","
                     "\"tags\":[\"%s\",\"%s\",\"%s\"]}\n",
-                    i, c->code, brand, i, brand, modifier, noun, model_code, model, brand,
+                    i, c->code, sku_brand, i, brand, modifier, noun, model_code, model, brand,
                     c->name, amount, catalog_availability_from_stock(stock), stock, rating,
-                    brand, noun, opener, color_lc, noun_lc, point1, point2, closer, c->name, noun_lc, color_lc);
+                    brand, noun, opener, color_lc, noun_lc, point1, point2, closer, c->name,
+                    noun_lc, color_lc);
 }
 
 enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed, struct pw_error *err)

@@ -281,9 +281,15 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
         pos = 3;
     size_t first = skip_space(buf, len, pos, &line);
 
+    /* A big page cache keeps the index b-trees of a large import in memory
+     * instead of spilling half-built pages to the WAL; restored after. */
+    catalog_exec(cat, "PRAGMA cache_size = -262144", NULL);
+    catalog_exec(cat, "PRAGMA temp_store = MEMORY", NULL);
     enum pw_err rc = catalog_exec(cat, "BEGIN IMMEDIATE", err);
-    if (rc)
+    if (rc) {
+        catalog_exec(cat, "PRAGMA cache_size = -2000", NULL);
         return rc;
+    }
     if (first >= len) {
         /* empty: nothing to import */
     } else if (buf[first] == '[') {
@@ -304,8 +310,10 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
         rc = catalog_prune_changes(cat, err);
     if (!rc)
         rc = catalog_exec(cat, "COMMIT", err);
-    if (rc) {
+    if (rc)
         sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+    catalog_exec(cat, "PRAGMA cache_size = -2000", NULL);
+    if (rc) {
         report->imported = 0;
         return rc;
     }

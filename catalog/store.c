@@ -27,43 +27,56 @@
 
 #include "pennyworth/log.h"
 
-/* SQL of the cached statements, indexed by enum catalog_stmt_id. */
+/* SQL of the cached statements. */
+static const char upsert_sql[] =
+    "INSERT INTO products (id, sku, name, brand, category, price_minor, currency,"
+    " availability, stock, rating, description, tags, attributes, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    " ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name,"
+    " brand = excluded.brand, category = excluded.category,"
+    " price_minor = excluded.price_minor, currency = excluded.currency,"
+    " availability = excluded.availability, stock = excluded.stock,"
+    " rating = excluded.rating, description = excluded.description,"
+    " tags = excluded.tags, attributes = excluded.attributes,"
+    " updated_at = excluded.updated_at"
+    " WHERE products.sku IS NOT excluded.sku OR products.name IS NOT excluded.name"
+    " OR products.brand IS NOT excluded.brand"
+    " OR products.category IS NOT excluded.category"
+    " OR products.price_minor IS NOT excluded.price_minor"
+    " OR products.currency IS NOT excluded.currency"
+    " OR products.availability IS NOT excluded.availability"
+    " OR products.stock IS NOT excluded.stock"
+    " OR products.rating IS NOT excluded.rating"
+    " OR products.description IS NOT excluded.description"
+    " OR products.tags IS NOT excluded.tags"
+    " OR products.attributes IS NOT excluded.attributes";
+
+static const char get_sql[] =
+    "SELECT " CATALOG_PRODUCT_COLUMNS " FROM products AS p WHERE p.id = ?1";
+
+static const char set_stock_price_sql[] =
+    "UPDATE products SET stock = coalesce(?2, stock),"
+    " availability = coalesce(?3, availability),"
+    " price_minor = coalesce(?4, price_minor), updated_at = ?5"
+    " WHERE id = ?1";
+
+static const char changes_since_sql[] =
+    "SELECT seq, product_id FROM product_changes WHERE seq > ?1 ORDER BY seq";
+
+static const char change_seq_sql[] =
+    "SELECT coalesce((SELECT seq FROM sqlite_sequence"
+    " WHERE name = 'product_changes'), 0)";
+
+static const char count_all_sql[] =
+    "SELECT count(*) FROM products";
+
 static const char *const stmt_sql[CATALOG_STMT__N] = {
-    [CATALOG_STMT_UPSERT] =
-        "INSERT INTO products (id, sku, name, brand, category, price_minor, currency,"
-        " availability, stock, rating, description, tags, attributes, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-        " ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name,"
-        " brand = excluded.brand, category = excluded.category,"
-        " price_minor = excluded.price_minor, currency = excluded.currency,"
-        " availability = excluded.availability, stock = excluded.stock,"
-        " rating = excluded.rating, description = excluded.description,"
-        " tags = excluded.tags, attributes = excluded.attributes,"
-        " updated_at = excluded.updated_at"
-        " WHERE products.sku IS NOT excluded.sku OR products.name IS NOT excluded.name"
-        " OR products.brand IS NOT excluded.brand"
-        " OR products.category IS NOT excluded.category"
-        " OR products.price_minor IS NOT excluded.price_minor"
-        " OR products.currency IS NOT excluded.currency"
-        " OR products.availability IS NOT excluded.availability"
-        " OR products.stock IS NOT excluded.stock"
-        " OR products.rating IS NOT excluded.rating"
-        " OR products.description IS NOT excluded.description"
-        " OR products.tags IS NOT excluded.tags"
-        " OR products.attributes IS NOT excluded.attributes",
-    [CATALOG_STMT_GET] =
-        "SELECT " CATALOG_PRODUCT_COLUMNS " FROM products AS p WHERE p.id = ?1",
-    [CATALOG_STMT_SET_STOCK_PRICE] =
-        "UPDATE products SET stock = coalesce(?2, stock),"
-        " availability = coalesce(?3, availability),"
-        " price_minor = coalesce(?4, price_minor), updated_at = ?5"
-        " WHERE id = ?1",
-    [CATALOG_STMT_CHANGES_SINCE] =
-        "SELECT seq, product_id FROM product_changes WHERE seq > ?1 ORDER BY seq",
-    [CATALOG_STMT_CHANGE_SEQ] =
-        "SELECT coalesce((SELECT seq FROM sqlite_sequence"
-        " WHERE name = 'product_changes'), 0)",
-    [CATALOG_STMT_COUNT_ALL] = "SELECT count(*) FROM products",
+    [CATALOG_STMT_UPSERT] = upsert_sql,
+    [CATALOG_STMT_GET] = get_sql,
+    [CATALOG_STMT_SET_STOCK_PRICE] = set_stock_price_sql,
+    [CATALOG_STMT_CHANGES_SINCE] = changes_since_sql,
+    [CATALOG_STMT_CHANGE_SEQ] = change_seq_sql,
+    [CATALOG_STMT_COUNT_ALL] = count_all_sql,
 };
 
 enum pw_err catalog_db_error(struct pw_catalog *cat, const char *what, struct pw_error *err)

@@ -59,8 +59,8 @@ static void decimal_prices_are_exact(void **state)
     for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
         int64_t minor = -1;
         const char *reason = NULL;
-        bool ok = catalog_parse_decimal(prices[i].text, catalog_currency_exponent(prices[i].currency),
-                                        &minor, &reason);
+        int exponent = catalog_currency_exponent(prices[i].currency);
+        bool ok = catalog_parse_decimal(prices[i].text, exponent, &minor, &reason);
         if (prices[i].reason) {
             if (ok)
                 fail_msg("'%s' parsed as %lld, expected failure", prices[i].text,

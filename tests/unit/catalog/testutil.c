@@ -1,5 +1,7 @@
 /*
- * Helpers shared by the catalog unit tests (see testutil.h).
+ * Helpers shared by the catalog unit tests (see testutil.h): scratch
+ * directories removed with nftw(), catalogs on them, files and exports
+ * read into memory. Failures end the running cmocka test.
  *
  * SPDX-License-Identifier: MIT
  */
