@@ -12,6 +12,7 @@
  *   write.c       upsert, stock/price changes, the change log
  *   read.c        get, categories, stats, completion
  *   query_text.c  free text -> safe FTS5 MATCH expressions
+ *   rank.c        FTS5 access and pwrank(), the cheap rank for broad queries
  *   cursor.c      signed opaque pagination cursors
  *   search.c      the search itself (SQL assembly, paging, totals)
  *   import.c      file/buffer import: format detection, JSON, transaction
@@ -46,6 +47,7 @@
 #define CATALOG_DESCRIPTION_MAX 20000  /* characters in a description */
 #define CATALOG_TAGS_MAX 64            /* tags per product */
 #define CATALOG_BUSY_MS 5000           /* wait this long for another writer */
+#define CATALOG_SEARCH_WINDOW 500      /* products one search ranks and pages through */
 
 /* Generated tables -------------------------------------------------------- */
 
@@ -74,13 +76,26 @@ enum catalog_stmt_id {
     CATALOG_STMT__N
 };
 
+/* Search statements, whose SQL depends on the filters given, kept by SQL
+ * text; the least recently used goes when the cache is full. */
+#define CATALOG_SQL_CACHE 16
+
+struct catalog_cached {
+    char *sql;         /* sqlite3_malloc()ed; NULL = free slot */
+    sqlite3_stmt *st;
+    uint64_t used;     /* catalog->clock when last handed out */
+};
+
 struct pw_catalog {
     sqlite3 *db;
     unsigned flags;
     int schema_version;
     sqlite3_stmt *stmts[CATALOG_STMT__N];
+    struct catalog_cached cache[CATALOG_SQL_CACHE];
+    uint64_t clock;
     unsigned char cursor_key[32]; /* from catalog_meta, loaded on first use */
     bool have_cursor_key;
+    fts5_api *fts5;                /* this connection's FTS5, see rank.c */
     Fts5Tokenizer *tokenizer;      /* unicode61, created on first search */
     fts5_tokenizer tokenizer_api;  /* its methods */
 };
@@ -89,6 +104,11 @@ struct pw_catalog {
  * err set) when it cannot be prepared. Borrowed: do not finalize. */
 sqlite3_stmt *catalog_stmt(struct pw_catalog *cat, enum catalog_stmt_id id,
                            struct pw_error *err);
+
+/* A statement for `sql` (taken: sqlite3_malloc()ed, freed here), from the
+ * cache or newly prepared, reset with bindings cleared; NULL (and err set)
+ * when it cannot be prepared. Borrowed: valid until the next call. */
+sqlite3_stmt *catalog_stmt_sql(struct pw_catalog *cat, char *sql, struct pw_error *err);
 
 /* Sets PW_ERR_DB from the connection's last error, prefixed by `what`. */
 enum pw_err catalog_db_error(struct pw_catalog *cat, const char *what, struct pw_error *err);
@@ -183,19 +203,35 @@ enum pw_err catalog_write_product(struct pw_catalog *cat, const struct catalog_p
 /* Deletes change-log rows older than the newest CATALOG_CHANGES_KEEP. */
 enum pw_err catalog_prune_changes(struct pw_catalog *cat, struct pw_error *err);
 
+/* rank.c ------------------------------------------------------------------ */
+
+/* The connection's fts5_api, with pwrank() registered on it (rank.c); NULL
+ * if FTS5 is missing. Borrowed. */
+fts5_api *catalog_fts5(struct pw_catalog *cat);
+
 /* query_text.c ------------------------------------------------------------ */
 
 /*
  * Free text turned into FTS5 MATCH expressions that cannot be syntax errors:
  * the text is split into tokens by FTS5's own unicode61 tokenizer and every
- * token is quoted; the last one (2+ characters) is a prefix query.
+ * token is quoted. Up to three ways of matching are offered, to be tried in
+ * order until one finds something (search.c): every word as written, then
+ * with the last word as a prefix ("iph" -> iPhone), then any word.
  */
+struct catalog_fts_attempt {
+    char *match; /* MATCH over all columns:    "red" "lipstick"* */
+    char *head;  /* LIKE: name starts so:      red lipstick%
+                  * (NULL for the any-word attempt) */
+    bool prefix; /* the last word is a prefix query */
+};
+
+#define CATALOG_FTS_ATTEMPTS 3
+
 struct catalog_fts_query {
     int ntokens;     /* 0 = no usable words: no text filter */
-    char *all;       /* every token:    "red" "lipstick"* */
-    char *any;       /* any token:      "red" OR "lipstick"* */
-    char *name_head; /* name starts so: name : ^ "red" + "lipstick"* */
-    char *normalized;/* tokens joined by one space: "red lipstick" */
+    int nattempts;
+    struct catalog_fts_attempt attempt[CATALOG_FTS_ATTEMPTS];
+    char *normalized;/* tokens joined by one space: "red lipstick" (LIKE-escaped) */
 };
 
 #define CATALOG_QUERY_TOKENS_MAX 16

@@ -14,11 +14,12 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "pennyworth/json.h"
 #include "catalog/catalog-int.h"
 
 #include <string.h>
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define DUMP_FLAGS PW_JSON_WIRE
 
 static const char *const csv_header =
     "id,sku,name,brand,category,price,currency,availability,stock,rating,"

@@ -255,6 +255,78 @@ static bool is_document(const char *buf, size_t len, size_t pos)
 }
 
 /* ------------------------------------------------------------------------
+ * Bulk mode
+ *
+ * Keeping six b-trees and the FTS index up to date row by row costs about
+ * 2.5 times more than building them once at the end from sorted data. So
+ * an import into an EMPTY catalog drops, inside its own transaction, the
+ * secondary indexes on products and the FTS triggers (products_fts_*,
+ * schema/002_search.sql), and afterwards re-creates them from the SQL
+ * saved from sqlite_master and rebuilds the FTS index. The UNIQUE index on
+ * id stays (upserts need it) and so do the change-log triggers. DDL is
+ * transactional in SQLite: a refused import rolls all of it back, and
+ * other connections only ever see the schema before or after.
+ */
+
+#define BULK_MAX 32
+
+struct bulk {
+    char *sql[BULK_MAX]; /* CREATE statements to run again */
+    int n;
+};
+
+static void bulk_free(struct bulk *b)
+{
+    for (int i = 0; i < b->n; i++)
+        sqlite3_free(b->sql[i]);
+    b->n = 0;
+}
+
+static enum pw_err bulk_start(struct pw_catalog *cat, struct bulk *b, struct pw_error *err)
+{
+    sqlite3_stmt *st = catalog_stmt(cat, CATALOG_STMT_COUNT_ALL, err);
+    if (!st)
+        return PW_ERR_DB;
+    bool empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+    sqlite3_reset(st);
+    if (!empty)
+        return PW_OK;
+    if (sqlite3_prepare_v2(cat->db,
+                           "SELECT type, name, sql FROM sqlite_master"
+                           " WHERE tbl_name = 'products' AND sql IS NOT NULL"
+                           " AND (type = 'index' OR (type = 'trigger'"
+                           " AND name LIKE 'products\\_fts\\_%' ESCAPE '\\'))",
+                           -1, &st, NULL) != SQLITE_OK)
+        return catalog_db_error(cat, "bulk import", err);
+    char *drops[BULK_MAX];
+    int ndrops = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && b->n < BULK_MAX) {
+        b->sql[b->n++] = sqlite3_mprintf("%s", sqlite3_column_text(st, 2));
+        drops[ndrops++] = sqlite3_mprintf("DROP %s \"%w\"", sqlite3_column_text(st, 0),
+                                          (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    enum pw_err rc = PW_OK;
+    for (int i = 0; i < ndrops; i++) {
+        if (!rc)
+            rc = drops[i] && b->sql[i] ? catalog_exec(cat, drops[i], err)
+                                       : pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
+        sqlite3_free(drops[i]);
+    }
+    return rc;
+}
+
+static enum pw_err bulk_finish(struct pw_catalog *cat, struct bulk *b, struct pw_error *err)
+{
+    enum pw_err rc = PW_OK;
+    for (int i = 0; i < b->n && !rc; i++)
+        rc = catalog_exec(cat, b->sql[i], err);
+    if (!rc && b->n)
+        rc = catalog_exec(cat, "INSERT INTO products_fts (products_fts) VALUES ('rebuild')", err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
  * The transaction
  */
 
@@ -284,13 +356,13 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
     /* A big page cache keeps the index b-trees of a large import in memory
      * instead of spilling half-built pages to the WAL; restored after. */
     catalog_exec(cat, "PRAGMA cache_size = -262144", NULL);
-    catalog_exec(cat, "PRAGMA temp_store = MEMORY", NULL);
+    struct bulk bulk = {.n = 0};
     enum pw_err rc = catalog_exec(cat, "BEGIN IMMEDIATE", err);
+    if (!rc)
+        rc = bulk_start(cat, &bulk, err);
     if (rc) {
-        catalog_exec(cat, "PRAGMA cache_size = -2000", NULL);
-        return rc;
-    }
-    if (first >= len) {
+        /* nothing read */
+    } else if (first >= len) {
         /* empty: nothing to import */
     } else if (buf[first] == '[') {
         read_array(&im, buf, len, first, line);
@@ -302,10 +374,14 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
         catalog_csv_rows(buf + pos, len - pos, on_row, &im);
     }
 
-    rc = im.rc;
+    if (!rc)
+        rc = im.rc;
     if (!rc && report->bad)
         rc = pw_error_set(err, PW_ERR_INVALID, NULL, "%s: %zu of %zu rows are invalid; "
                           "nothing was imported", label, report->bad, report->rows);
+    if (!rc)
+        rc = bulk_finish(cat, &bulk, err);
+    bulk_free(&bulk);
     if (!rc)
         rc = catalog_prune_changes(cat, err);
     if (!rc)

@@ -11,6 +11,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "pennyworth/json.h"
 #include "catalog/mcp-int.h"
 
 #include <stdio.h>
@@ -31,7 +32,7 @@ static json_t *product_message(json_t *p)
 {
     char uri[256];
     snprintf(uri, sizeof uri, "catalog://products/%s", json_string_value(json_object_get(p, "id")));
-    char *text = json_dumps(p, JSON_COMPACT);
+    char *text = json_dumps(p, PW_JSON_WIRE);
     json_t *m = json_pack("{s:s, s:{s:s, s:{s:s, s:s, s:s}}}", "role", "user", "content", "type",
                           "resource", "resource", "uri", uri, "mimeType", "application/json",
                           "text", text ? text : "{}");

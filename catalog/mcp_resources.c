@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "pennyworth/json.h"
 #include "catalog/mcp-int.h"
 
 #include <stdio.h>
@@ -19,7 +20,7 @@
 /* Finishes a read with one JSON text content (value stolen). */
 static void contents(struct pw_mcp_call *call, const char *uri, json_t *value)
 {
-    char *text = json_dumps(value, JSON_COMPACT);
+    char *text = json_dumps(value, PW_JSON_WIRE);
     json_decref(value);
     if (!text) {
         struct pw_error e = {.code = PW_ERR_NOMEM, .message = "out of memory"};

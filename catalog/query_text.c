@@ -13,15 +13,21 @@
  * no word is split differently, and a word made only of punctuation yields
  * nothing rather than an empty phrase.
  *
- * Three expressions come out (see struct catalog_fts_query):
- *   all        "w1" "w2" "w3"*          every word (implicit AND)
- *   any        "w1" OR "w2" OR "w3"*    fallback when `all` finds nothing
- *   name_head  name : ^ "w1" + "w2" + "w3"*
- *                                       the name starts with the words; search.c
- *                                       ranks these first ("iphone" -> iPhones
- *                                       before iPhone chargers)
- * The last word is a prefix query when it has 2+ characters, so "iph" finds
- * iPhones while the user is still typing.
+ * Up to three attempts come out (struct catalog_fts_query), each a MATCH
+ * expression and a LIKE pattern for "the name starts with the words",
+ * which search.c ranks first ("iphone" -> iPhones before iPhone chargers):
+ *
+ *   1. every word as written    "red" "lipstick"       red lipstick%
+ *   2. last word as a prefix    "red" "lipstick"*      red lipstick%
+ *      (when it has 2+ characters: "iph" finds iPhones while typing)
+ *   3. any word (2+ words)      "red" OR "lipstick"*   (none: bm25 alone ranks,
+ *                                                      a name starting with one
+ *                                                      of the words means little)
+ *
+ * search.c uses the first that matches anything. Exact words come first
+ * because a prefix query is much dearer on a big index (FTS5 merges the
+ * doclists of every term with that prefix) and rarely needed: the porter
+ * stemmer already makes "laptops" find "laptop".
  *
  * Bounds: the first 4 KiB of text, at most CATALOG_QUERY_TOKENS_MAX tokens,
  * tokens longer than CATALOG_QUERY_TOKEN_MAX bytes dropped.
@@ -57,13 +63,7 @@ static enum pw_err tokenizer(struct pw_catalog *cat, struct pw_error *err)
 {
     if (cat->tokenizer)
         return PW_OK;
-    fts5_api *api = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cat->db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-        return catalog_db_error(cat, "fts5", err);
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
+    fts5_api *api = catalog_fts5(cat);
     void *ud = NULL;
     if (!api || api->xFindTokenizer(api, "unicode61", &ud, &cat->tokenizer_api) != SQLITE_OK)
         return pw_error_set(err, PW_ERR_DB, NULL, "fts5 unicode61 tokenizer not available");
@@ -87,39 +87,48 @@ static size_t chars(const char *s)
 
 /* How join() writes each word. */
 enum style {
-    BARE,         /* iph */
-    QUOTED,       /* "iph" */
-    QUOTED_PREFIX /* "iph", the last one "iph"* */
+    BARE,   /* iph (LIKE's wildcards and escape escaped) */
+    QUOTED, /* "iph" */
 };
 
-static void word(sqlite3_str *s, const char *w, enum style style, bool last)
+static void word(sqlite3_str *s, const char *w, enum style style, bool prefix)
 {
-    if (style == BARE) {
-        sqlite3_str_appendall(s, w);
-        return;
-    }
-    sqlite3_str_appendchar(s, 1, '"');
+    if (style == QUOTED)
+        sqlite3_str_appendchar(s, 1, '"');
     for (const char *c = w; *c; c++) {
-        if (*c == '"')
+        if (style == QUOTED && *c == '"')
             sqlite3_str_appendchar(s, 1, '"'); /* cannot happen with unicode61 */
+        if (style == BARE && (*c == '%' || *c == '_' || *c == '\\'))
+            sqlite3_str_appendchar(s, 1, '\\'); /* nor can these */
         sqlite3_str_appendchar(s, 1, *c);
     }
-    sqlite3_str_appendchar(s, 1, '"');
-    if (style == QUOTED_PREFIX && last)
+    if (style == QUOTED)
+        sqlite3_str_appendchar(s, 1, '"');
+    if (prefix)
         sqlite3_str_appendchar(s, 1, '*');
 }
 
-/* `head` then the words joined by `sep`; a new sqlite3_malloc()ed string. */
-static char *join(const struct tokens *t, const char *head, const char *sep, enum style style)
+/* The words joined by sep, then tail; the last word a prefix query if
+ * `prefix`. A new sqlite3_malloc()ed string. */
+static char *join(const struct tokens *t, const char *sep, const char *tail, enum style style,
+                  bool prefix)
 {
     sqlite3_str *s = sqlite3_str_new(NULL);
-    sqlite3_str_appendall(s, head);
     for (int i = 0; i < t->n; i++) {
         if (i)
             sqlite3_str_appendall(s, sep);
-        word(s, t->word[i], style, i == t->n - 1);
+        word(s, t->word[i], style, prefix && i == t->n - 1);
     }
+    sqlite3_str_appendall(s, tail);
     return sqlite3_str_finish(s);
+}
+
+static void attempt(struct catalog_fts_query *q, const struct tokens *t, bool any, bool prefix)
+{
+    struct catalog_fts_attempt *a = &q->attempt[q->nattempts++];
+    a->match = join(t, any ? " OR " : " ", "", QUOTED, prefix);
+    a->head = any ? NULL : join(t, " ", "%", BARE, false);
+    a->prefix = prefix;
 }
 
 enum pw_err catalog_fts_query_build(struct pw_catalog *cat, const char *text,
@@ -147,13 +156,19 @@ enum pw_err catalog_fts_query_build(struct pw_catalog *cat, const char *text,
         return pw_error_set(err, PW_ERR_DB, NULL, "tokenizer failed (%d)", trc);
     }
     if (t->n > 0) {
-        enum style style = chars(t->word[t->n - 1]) >= 2 ? QUOTED_PREFIX : QUOTED;
+        bool prefix = chars(t->word[t->n - 1]) >= 2;
         q->ntokens = t->n;
-        q->all = join(t, "", " ", style);
-        q->any = join(t, "", " OR ", style);
-        q->name_head = join(t, "name : ^ ", " + ", style);
-        q->normalized = join(t, "", " ", BARE);
-        if (!q->all || !q->any || !q->name_head || !q->normalized) {
+        attempt(q, t, false, false);
+        if (prefix)
+            attempt(q, t, false, true);
+        if (t->n > 1)
+            attempt(q, t, true, prefix);
+        q->normalized = join(t, " ", "", BARE, false);
+        bool ok = q->normalized != NULL;
+        for (int i = 0; i < q->nattempts; i++)
+            ok = ok && q->attempt[i].match &&
+                 (q->attempt[i].head || (t->n > 1 && i == q->nattempts - 1));
+        if (!ok) {
             catalog_fts_query_free(q);
             free(t);
             return pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
@@ -165,9 +180,10 @@ enum pw_err catalog_fts_query_build(struct pw_catalog *cat, const char *text,
 
 void catalog_fts_query_free(struct catalog_fts_query *q)
 {
-    sqlite3_free(q->all);
-    sqlite3_free(q->any);
-    sqlite3_free(q->name_head);
+    for (int i = 0; i < q->nattempts; i++) {
+        sqlite3_free(q->attempt[i].match);
+        sqlite3_free(q->attempt[i].head);
+    }
     sqlite3_free(q->normalized);
     memset(q, 0, sizeof *q);
 }

@@ -15,8 +15,8 @@
  * (its triggers and columns are not ours to guess at).
  *
  * Statements used on every request are prepared once per connection
- * (catalog_stmt) and reused; search builds its own, since its SQL depends
- * on the filters given.
+ * (catalog_stmt) and reused; search's, whose SQL depends on the filters
+ * given, are kept in a small cache keyed by their text (catalog_stmt_sql).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -114,6 +114,40 @@ sqlite3_stmt *catalog_stmt(struct pw_catalog *cat, enum catalog_stmt_id id,
     return st;
 }
 
+sqlite3_stmt *catalog_stmt_sql(struct pw_catalog *cat, char *sql, struct pw_error *err)
+{
+    struct catalog_cached *slot = &cat->cache[0];
+    if (!sql) {
+        pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    cat->clock++;
+    for (int i = 0; i < CATALOG_SQL_CACHE; i++) {
+        struct catalog_cached *c = &cat->cache[i];
+        if (c->sql && strcmp(c->sql, sql) == 0) {
+            sqlite3_free(sql);
+            sqlite3_reset(c->st);
+            sqlite3_clear_bindings(c->st);
+            c->used = cat->clock;
+            return c->st;
+        }
+        if (!c->sql || c->used < slot->used)
+            slot = c; /* a free slot, else the least recently used */
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(cat->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        catalog_db_error(cat, "prepare", err);
+        sqlite3_free(sql);
+        return NULL;
+    }
+    sqlite3_finalize(slot->st);
+    sqlite3_free(slot->sql);
+    slot->sql = sql;
+    slot->st = st;
+    slot->used = cat->clock;
+    return st;
+}
+
 static int user_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -192,8 +226,14 @@ static enum pw_err migrate(struct pw_catalog *cat, struct pw_error *err)
 static enum pw_err configure(struct pw_catalog *cat, struct pw_error *err)
 {
     sqlite3_busy_timeout(cat->db, CATALOG_BUSY_MS);
-    /* Reads dominate; mapping the file avoids a copy per page read. */
-    enum pw_err rc = catalog_exec(cat, "PRAGMA mmap_size = 268435456", err);
+    /* Reads dominate; mapping the file avoids a copy per page read. Only
+     * address space: pages are shared with the OS cache, and SQLite caps
+     * the value at its compile-time limit (2 GB on Linux). */
+    enum pw_err rc = catalog_exec(cat, "PRAGMA mmap_size = 2147418112", err);
+    /* Statement journals (every upsert has one: its triggers write several
+     * tables) and sorts stay in memory rather than in temporary files. */
+    if (!rc)
+        rc = catalog_exec(cat, "PRAGMA temp_store = MEMORY", err);
     if (rc || (cat->flags & PW_CATALOG_READONLY))
         return rc;
     sqlite3_stmt *st;
@@ -249,6 +289,10 @@ void pw_catalog_close(struct pw_catalog *cat)
         return;
     for (int i = 0; i < CATALOG_STMT__N; i++)
         sqlite3_finalize(cat->stmts[i]);
+    for (int i = 0; i < CATALOG_SQL_CACHE; i++) {
+        sqlite3_finalize(cat->cache[i].st);
+        sqlite3_free(cat->cache[i].sql);
+    }
     if (cat->tokenizer)
         cat->tokenizer_api.xDelete(cat->tokenizer);
     sqlite3_close_v2(cat->db);

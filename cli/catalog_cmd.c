@@ -235,8 +235,9 @@ static void table(json_t *result)
                json_string_value(json_object_get(json_object_get(p, "price"), "formatted")),
                json_string_value(json_object_get(p, "availability")), rating);
     }
-    printf("\n%zu of %" JSON_INTEGER_FORMAT " products", json_array_size(products),
-           json_integer_value(json_object_get(result, "total")));
+    printf("\n%zu of %" JSON_INTEGER_FORMAT "%s products", json_array_size(products),
+           json_integer_value(json_object_get(result, "total")),
+           json_is_true(json_object_get(result, "totalCapped")) ? "+" : "");
     json_t *next = json_object_get(result, "nextCursor");
     if (next)
         printf("; next page: --cursor %s", json_string_value(next));

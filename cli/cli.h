@@ -25,6 +25,7 @@ char *cli_db_path(const char *flag_value);
 
 int cli_catalog(int argc, char **argv);
 int cli_stdio(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Opens the catalog read-write once to migrate it and, with seed, load the
  * demo catalog into an empty database. Returns 0, or 1 after printing why. */

@@ -16,6 +16,7 @@
 static const struct cli_command commands[] = {
     {"stdio", "serve MCP over stdin/stdout (for clients that launch us)", cli_stdio},
     {"catalog", "import, search, export and inspect the product catalog", cli_catalog},
+    {"serve", "serve MCP over WebSocket (/ws) and Streamable HTTP (/mcp)", cli_serve},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

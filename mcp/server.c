@@ -78,11 +78,10 @@ void pw_mcp_server_free(struct pw_mcp_server *srv)
         return;
     if (srv->workers)
         mcp_workers_stop(srv->workers);
-    /* Workers are gone: whatever they posted is ours to drop. */
-    for (struct mcp_post *p = srv->post_head, *n; p; p = n) {
-        n = p->next;
-        free_post(p);
-    }
+    /* Workers are gone (they fail what they had not started). Their posts
+     * still hold the engine's reference to each call, which only delivery
+     * drops; every session is detached by now, so delivery just releases. */
+    pw_mcp_server_dispatch(srv);
     mcp_registry_free(srv);
     pthread_mutex_destroy(&srv->post_lock);
     free(srv->name);

@@ -15,6 +15,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "pennyworth/json.h"
 #include "mcp/mcp-int.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ static void send_msg(void *ctx, json_t *msg, json_t *related)
     struct stdio_loop *l = ctx;
     if (l->out_broken)
         return;
-    char *text = json_dumps(msg, JSON_COMPACT);
+    char *text = json_dumps(msg, PW_JSON_WIRE);
     if (!text || !buf_append(&l->out, text, strlen(text)) || !buf_append(&l->out, "\n", 1))
         pw_errorlog("stdio: out of memory queueing a message; it is dropped");
     free(text);

@@ -81,6 +81,12 @@ void pw_catalog_query_init(struct pw_catalog_query *q);
  * Runs a search. *out = {"products": [...], "total": N, "nextCursor": "..."}
  * (nextCursor absent on the last page). A bad filter or cursor is
  * PW_ERR_INVALID with err->pointer naming the field ("/cursor").
+ *
+ * A search ranks and pages through at most 500 products: when more match,
+ * "total" is 500 and "totalCapped": true is added (narrow the query or add
+ * a filter to reach the others). Below that, results are exact. Text that
+ * matches nothing with all its words falls back to the last word as a
+ * prefix, then to any word. See docs/internals/CATALOG.md.
  */
 enum pw_err pw_catalog_search(struct pw_catalog *cat, const struct pw_catalog_query *q,
                               json_t **out, struct pw_error *err);
@@ -119,8 +125,9 @@ enum pw_err pw_catalog_complete(struct pw_catalog *cat, enum pw_catalog_field fi
  */
 enum pw_err pw_catalog_upsert(struct pw_catalog *cat, json_t *product, struct pw_error *err);
 
-/* Changes a product's stock (and availability accordingly) and/or price;
- * a negative value leaves that field alone. */
+/* Changes a product's stock (and availability accordingly: 0 out-of-stock,
+ * 1..5 limited, more in-stock) and/or price; a negative value leaves that
+ * field alone. PW_ERR_NOT_FOUND when there is no such product. */
 enum pw_err pw_catalog_set_stock_price(struct pw_catalog *cat, const char *id,
                                        int64_t stock, int64_t price_minor,
                                        struct pw_error *err);

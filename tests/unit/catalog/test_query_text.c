@@ -1,7 +1,7 @@
 /*
  * Unit tests for catalog/query_text.c: free text becomes quoted FTS5 words
- * (table-driven), and a list of hostile inputs, full of FTS5 syntax, never
- * produces an expression SQLite rejects.
+ * and name-prefix LIKE patterns (table-driven), and a list of hostile
+ * inputs, full of FTS5 syntax, never produces an expression SQLite rejects.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -18,25 +18,26 @@
 #include "catalog/catalog-int.h"
 #include "testutil.h"
 
+/* The expected attempts, in order; NULL ends the list early. */
 static const struct {
     const char *text;
-    const char *all;       /* NULL: no usable words */
-    const char *any;
-    const char *name_head;
+    const char *match[CATALOG_FTS_ATTEMPTS];
+    const char *head[CATALOG_FTS_ATTEMPTS];
 } cases[] = {
-    {"iphone", "\"iphone\"*", "\"iphone\"*", "name : ^ \"iphone\"*"},
-    {"Red Lipstick", "\"red\" \"lipstick\"*", "\"red\" OR \"lipstick\"*",
-     "name : ^ \"red\" + \"lipstick\"*"},
-    {"\"iphone", "\"iphone\"*", NULL, NULL},
-    {"red -lipstick", "\"red\" \"lipstick\"*", NULL, NULL},
-    {"NEAR(a b)", "\"near\" \"a\" \"b\"", NULL, NULL},
-    {"name:foo", "\"name\" \"foo\"*", NULL, NULL},
-    {"^x* AND y OR NOT z", "\"x\" \"and\" \"y\" \"or\" \"not\" \"z\"", NULL, NULL},
-    {"iphone 6", "\"iphone\" \"6\"", NULL, NULL},
-    {"Café Crème", "\"cafe\" \"creme\"*", NULL, NULL},
-    {"  ", NULL, NULL, NULL},
-    {"\"\" * - ( ) : ^ + ,", NULL, NULL, NULL},
-    {"", NULL, NULL, NULL},
+    {"iphone", {"\"iphone\"", "\"iphone\"*"}, {"iphone%", "iphone%"}},
+    {"Red Lipstick",
+     {"\"red\" \"lipstick\"", "\"red\" \"lipstick\"*", "\"red\" OR \"lipstick\"*"},
+     {"red lipstick%", "red lipstick%"}},
+    {"\"iphone", {"\"iphone\"", "\"iphone\"*"}, {NULL}},
+    {"red -lipstick", {"\"red\" \"lipstick\""}, {NULL}},
+    {"NEAR(a b)", {"\"near\" \"a\" \"b\"", "\"near\" OR \"a\" OR \"b\""}, {NULL}},
+    {"name:foo", {"\"name\" \"foo\"", "\"name\" \"foo\"*", "\"name\" OR \"foo\"*"}, {NULL}},
+    {"^x* AND y OR NOT z", {"\"x\" \"and\" \"y\" \"or\" \"not\" \"z\""}, {NULL}},
+    {"iphone 6", {"\"iphone\" \"6\"", "\"iphone\" OR \"6\""}, {NULL}},
+    {"Café Crème", {"\"cafe\" \"creme\"", "\"cafe\" \"creme\"*"}, {"cafe creme%"}},
+    {"  ", {NULL}, {NULL}},
+    {"\"\" * - ( ) : ^ + ,", {NULL}, {NULL}},
+    {"", {NULL}, {NULL}},
 };
 
 static struct pw_catalog *cat;
@@ -62,15 +63,15 @@ static void builds_quoted_words(void **state)
         struct catalog_fts_query q;
         struct pw_error err = {0};
         assert_int_equal(catalog_fts_query_build(cat, cases[i].text, &q, &err), PW_OK);
-        if (!cases[i].all) {
+        if (!cases[i].match[0])
             assert_int_equal(q.ntokens, 0);
-            assert_null(q.all);
-        } else {
-            assert_string_equal(q.all, cases[i].all);
-            if (cases[i].any)
-                assert_string_equal(q.any, cases[i].any);
-            if (cases[i].name_head)
-                assert_string_equal(q.name_head, cases[i].name_head);
+        for (int k = 0; k < CATALOG_FTS_ATTEMPTS && cases[i].match[k]; k++) {
+            assert_true(k < q.nattempts);
+            assert_string_equal(q.attempt[k].match, cases[i].match[k]);
+            if (cases[i].head[k])
+                assert_string_equal(q.attempt[k].head, cases[i].head[k]);
+            if (k == 2)
+                assert_null(q.attempt[k].head); /* any word: no head tier */
         }
         catalog_fts_query_free(&q);
     }
@@ -88,7 +89,7 @@ static void bounds_the_number_of_words(void **state)
     struct pw_error err = {0};
     assert_int_equal(catalog_fts_query_build(cat, text, &q, &err), PW_OK);
     assert_int_equal(q.ntokens, CATALOG_QUERY_TOKENS_MAX);
-    assert_null(strstr(q.all, "xxxxx"));
+    assert_null(strstr(q.attempt[0].match, "xxxxx"));
     catalog_fts_query_free(&q);
 }
 
@@ -107,8 +108,12 @@ static void expressions_are_valid_fts5(void **state)
         struct catalog_fts_query q;
         struct pw_error err = {0};
         assert_int_equal(catalog_fts_query_build(cat, hostile[i], &q, &err), PW_OK);
-        const char *exprs[] = {q.all, q.any, q.name_head};
-        for (int k = 0; k < 3 && q.ntokens; k++) {
+        const char *exprs[2 * CATALOG_FTS_ATTEMPTS];
+        int n = 0;
+        for (int k = 0; k < q.nattempts; k++) {
+            exprs[n++] = q.attempt[k].match; /* heads are LIKE patterns, bound as values */
+        }
+        for (int k = 0; k < n; k++) {
             sqlite3_stmt *st;
             assert_int_equal(sqlite3_prepare_v2(cat->db,
                                                 "SELECT count(*) FROM products_fts(?1)", -1,

@@ -3,7 +3,8 @@
  * queries people actually type, every filter alone and combined, the sort
  * orders, paging through whole result sets with cursors (no duplicates, no
  * gaps), cursors that are forged or belong to another query, bounds on
- * limit, and a list of FTS5-syntax inputs that must never fail.
+ * limit, and a list of FTS5-syntax inputs that must never fail. Then, on a
+ * generated catalog, broad queries capped at the search window.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -484,6 +486,62 @@ static void canonical_product_shape(void **state)
     json_decref(r);
 }
 
+/* Broad queries on a bigger catalog: the window caps total and paging. */
+static void broad_queries_are_capped(void **state)
+{
+    char *d = tu_tmpdir();
+    char *path = tu_path(d, "gen.jsonl");
+    FILE *f = fopen(path, "w");
+    struct pw_error err = {0};
+    assert_int_equal(pw_catalog_generate(f, 1200, 3, &err), PW_OK);
+    fclose(f);
+    struct pw_catalog *big = tu_open(d, "big.db");
+    struct pw_import_report report;
+    assert_int_equal(pw_catalog_import(big, path, NULL, NULL, NULL, &report, &err), PW_OK);
+
+    static const char *const texts[] = {"the", NULL};
+    for (int t = 0; t < 2; t++) {
+        struct pw_catalog_query q = query(texts[t]);
+        q.limit = 50;
+        char *seen[600];
+        size_t n = 0;
+        char *cursor = NULL;
+        for (;;) {
+            q.cursor = cursor;
+            json_t *r = NULL;
+            assert_int_equal(pw_catalog_search(big, &q, &r, &err), PW_OK);
+            assert_int_equal(total(r), 500);
+            assert_true(json_is_true(json_object_get(r, "totalCapped")));
+            for (size_t i = 0; i < count(r); i++) {
+                const char *id = field(product(r, i), "id");
+                for (size_t k = 0; k < n; k++)
+                    assert_string_not_equal(seen[k], id);
+                assert_true(n < 600);
+                seen[n++] = strdup(id);
+            }
+            json_t *next = json_object_get(r, "nextCursor");
+            free(cursor);
+            cursor = next ? strdup(json_string_value(next)) : NULL;
+            json_decref(r);
+            if (!cursor)
+                break;
+        }
+        assert_int_equal(n, 500);
+        for (size_t k = 0; k < n; k++)
+            free(seen[k]);
+    }
+    /* Narrow queries stay exact. */
+    struct pw_catalog_query q = query("espresso machine");
+    json_t *r = NULL;
+    assert_int_equal(pw_catalog_search(big, &q, &r, &err), PW_OK);
+    assert_true(total(r) > 0 && total(r) < 500);
+    assert_null(json_object_get(r, "totalCapped"));
+    json_decref(r);
+    pw_catalog_close(big);
+    free(path);
+    tu_rmdir(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +554,7 @@ int main(void)
         cmocka_unit_test(limits_and_bad_filters),
         cmocka_unit_test(fts_syntax_never_errors),
         cmocka_unit_test(canonical_product_shape),
+        cmocka_unit_test(broad_queries_are_capped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

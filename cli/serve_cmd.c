@@ -1,0 +1,312 @@
+/*
+ * `pennyworth serve`: the network server. One libwebsockets loop carries MCP
+ * over WebSocket (/ws) and Streamable HTTP (/mcp) for the product catalog;
+ * later rows of the same route table carry the OpenAI-compatible API and
+ * the web page.
+ *
+ * Wiring, all on this (the service, and MCP loop) thread:
+ *   catalog db (seeded with the demo catalog when empty)
+ *   MCP engine + catalog tool set
+ *   server routes: mcp/ws.c, mcp/http.c
+ *   engine waker (worker threads) -> pw_server_wake -> lws_cancel_service
+ *     -> LWS_CALLBACK_EVENT_WAIT_CANCELLED -> pw_mcp_server_dispatch
+ *   a 50 ms timer -> pw_mcp_server_tick + pw_catalog_mcp_poll
+ *   SIGTERM/SIGINT -> pw_server_stop (a write(2) to a pipe) -> graceful stop
+ *
+ * Teardown order matters: the loop closes every connection before
+ * pw_server_run returns; then the transports end their sessions, the
+ * engine stops its workers (which may still be running catalog handlers),
+ * then the catalog tool set goes, and only then is the server freed (a
+ * late waker call from a worker finds no context and does nothing).
+ *
+ * Exit status: 0 after a clean stop, 1 when the server could not start,
+ * 2 for a usage error.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pennyworth/catalog_mcp.h"
+#include "pennyworth/log.h"
+#include "pennyworth/mcp.h"
+#include "pennyworth/mcp_net.h"
+#include "pennyworth/server.h"
+
+#define MAX_ORIGINS 32
+
+static struct pw_server *signal_server; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_server)
+        pw_server_stop(signal_server); /* async-signal-safe */
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pennyworth serve [OPTIONS]\n"
+            "\n"
+            "Serves MCP over WebSocket (ws://HOST:PORT/ws, subprotocol \"mcp\") and\n"
+            "Streamable HTTP (http://HOST:PORT/mcp).\n"
+            "\n"
+            "options:\n"
+            "  --listen HOST:PORT     address to listen on (default %s:%d;\n"
+            "                         port 0 picks a free one; '*' = every interface)\n"
+            "  --db FILE              catalog database (default: PENNYWORTH_DB or the\n"
+            "                         XDG data directory); seeded with the demo catalog\n"
+            "                         when empty\n"
+            "  --tls-cert FILE        PEM certificate: serve https and wss only\n"
+            "  --tls-key FILE         PEM private key for --tls-cert\n"
+            "  --allow-origin ORIGIN  also allow this browser Origin (repeatable; '*' = any)\n"
+            "  --max-body BYTES       request body limit (default 6291456)\n"
+            "  --session-idle SECONDS end HTTP sessions idle this long (default 1800)\n"
+            "  --sse-poll-ms MS       close SSE connections of 2025-11-25 sessions after MS\n"
+            "                         so clients poll with Last-Event-ID (default 0 = never)\n"
+            "  --sse-retry-ms MS      the retry hint sent before such a close (default 1000)\n"
+            "  --grace-ms MS          how long a stop waits for work in flight (default 5000)\n"
+            "  --ws-ping SECONDS      ping idle WebSockets after this long; drop them after\n"
+            "                         twice that without a pong (default 30)\n"
+            "  --help                 this text\n",
+            PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
+}
+
+/* Parses a non-negative decimal number no larger than max. */
+static bool parse_num(const char *s, long long max, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+struct serve_opts {
+    char host[256];
+    int port;
+    const char *db;
+    const char *tls_cert, *tls_key;
+    const char *origins[MAX_ORIGINS];
+    size_t norigins;
+    long long max_body, idle_s, poll_ms, retry_ms, grace_ms, ping_s;
+};
+
+/* 0 ok, 1 --help shown, 2 usage error. */
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+    enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
+           O_GRACE, O_PING, O_HELP };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"db", required_argument, NULL, O_DB},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"allow-origin", required_argument, NULL, O_ORIGIN},
+        {"max-body", required_argument, NULL, O_BODY},
+        {"session-idle", required_argument, NULL, O_IDLE},
+        {"sse-poll-ms", required_argument, NULL, O_POLL},
+        {"sse-retry-ms", required_argument, NULL, O_RETRY},
+        {"grace-ms", required_argument, NULL, O_GRACE},
+        {"ws-ping", required_argument, NULL, O_PING},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
+    o->port = PW_SERVER_DEFAULT_PORT;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        struct pw_error err = {0};
+        long long *num = NULL;
+        long long max = 0;
+        switch (c) {
+        case O_LISTEN: {
+            char host[256] = "";
+            if (pw_server_parse_listen(optarg, host, sizeof host, &o->port, &err) != PW_OK) {
+                fprintf(stderr, "pennyworth serve: --listen: %s\n", err.message);
+                return 2;
+            }
+            if (host[0])
+                snprintf(o->host, sizeof o->host, "%s", host);
+            break;
+        }
+        case O_DB: o->db = optarg; break;
+        case O_CERT: o->tls_cert = optarg; break;
+        case O_KEY: o->tls_key = optarg; break;
+        case O_ORIGIN:
+            if (o->norigins == MAX_ORIGINS) {
+                fprintf(stderr, "pennyworth serve: at most %d --allow-origin\n", MAX_ORIGINS);
+                return 2;
+            }
+            o->origins[o->norigins++] = optarg;
+            break;
+        case O_BODY: num = &o->max_body; max = (long long)1 << 31; break;
+        case O_IDLE: num = &o->idle_s; max = 86400 * 30; break;
+        case O_POLL: num = &o->poll_ms; max = 86400000; break;
+        case O_RETRY: num = &o->retry_ms; max = 3600000; break;
+        case O_GRACE: num = &o->grace_ms; max = 600000; break;
+        case O_PING: num = &o->ping_s; max = 3600; break;
+        case O_HELP: usage(stdout); return 1;
+        default:
+            fprintf(stderr, "pennyworth serve: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+        if (num && !parse_num(optarg, max, num)) {
+            fprintf(stderr, "pennyworth serve: bad number '%s' for %s\n", optarg,
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pennyworth serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!o->tls_cert != !o->tls_key) {
+        fprintf(stderr, "pennyworth serve: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    return 0;
+}
+
+static void on_wake(void *ud) { pw_mcp_server_dispatch(ud); }
+static void wake(void *ud) { pw_server_wake(ud); } /* any thread */
+
+struct ticker {
+    struct pw_mcp_server *mcp;
+    struct pw_catalog_mcp *cm;
+};
+
+static void on_tick(void *ud)
+{
+    struct ticker *t = ud;
+    pw_mcp_server_tick(t->mcp);
+    pw_catalog_mcp_poll(t->cm);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct serve_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+
+    char *db = cli_db_path(o.db);
+    if (!db || cli_prepare_catalog(db, true) != 0) {
+        free(db);
+        return 1;
+    }
+    int status = 1;
+    struct pw_error err = {0};
+    struct pw_mcp_server *mcp = NULL;
+    struct pw_catalog_mcp *cm = NULL;
+    struct pw_server *srv = NULL;
+    struct pw_mcp_ws *ws = NULL;
+    struct pw_mcp_http *http = NULL;
+    struct ticker ticker;
+
+    struct pw_mcp_server_options mo = {
+        .name = "pennyworth",
+        .title = "Pennyworth",
+        .version = PW_VERSION,
+        .instructions = "Product catalog tools: search, look up, compare and check stock.",
+    };
+    if (pw_mcp_server_new(&mo, &mcp, &err) != PW_OK ||
+        pw_catalog_mcp_register(mcp, db, &cm, &err) != PW_OK)
+        goto out;
+
+    struct pw_server_options so = {
+        .host = o.host,
+        .port = o.port,
+        .tls_cert = o.tls_cert,
+        .tls_key = o.tls_key,
+        .allow_origins = o.origins,
+        .n_allow_origins = o.norigins,
+        .max_body = (size_t)o.max_body,
+        .grace_ms = (int)o.grace_ms,
+        .ws_ping_s = (int)o.ping_s,
+    };
+    if (pw_server_new(&so, &srv, &err) != PW_OK)
+        goto out;
+    /* From here a signal means a graceful stop (kept in the stop pipe until
+     * the loop runs); handlers go in before the address is announced, so a
+     * client that saw it can always stop us cleanly. */
+    signal_server = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    struct pw_mcp_http_options ho = {
+        .idle_timeout_s = (int)o.idle_s,
+        .sse_poll_ms = (int)o.poll_ms,
+        .sse_retry_ms = (int)o.retry_ms,
+    };
+    ticker.mcp = mcp;
+    ticker.cm = cm;
+    if (pw_mcp_ws_attach(srv, mcp, NULL, &ws, &err) != PW_OK ||
+        pw_mcp_http_attach(srv, mcp, &ho, &http, &err) != PW_OK ||
+        pw_server_on_wake(srv, on_wake, mcp, &err) != PW_OK ||
+        pw_server_add_timer(srv, PW_CATALOG_MCP_POLL_MS, on_tick, &ticker, &err) != PW_OK)
+        goto out;
+    pw_mcp_server_set_waker(mcp, wake, srv);
+    if (pw_server_listen(srv, &err) != PW_OK)
+        goto out;
+
+    const char *scheme = pw_server_tls(srv) ? "https" : "http";
+    const char *shown = o.host[0] ? o.host : "*";
+    bool v6 = strchr(shown, ':') != NULL;
+    printf("pennyworth: listening on %s://%s%s%s:%d (MCP: /ws, /mcp)\n", scheme,
+           v6 ? "[" : "", shown, v6 ? "]" : "", pw_server_port(srv));
+    fflush(stdout);
+    pw_info("serve: listening on %s://%s%s%s:%d; catalog %s", scheme, v6 ? "[" : "", shown,
+            v6 ? "]" : "", pw_server_port(srv), db);
+
+    if (pw_server_run(srv, &err) == PW_OK)
+        status = 0;
+    pw_info("serve: stopped");
+out:
+    if (signal_server) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &dfl, NULL);
+        sigaction(SIGINT, &dfl, NULL);
+        signal_server = NULL;
+    }
+    if (status && err.code)
+        fprintf(stderr, "pennyworth serve: %s\n", err.message);
+    pw_mcp_http_free(http);
+    pw_mcp_ws_free(ws);
+    /* Results that workers posted after the loop stopped: their sessions are
+     * gone, so delivering them only releases them. */
+    if (mcp)
+        pw_mcp_server_dispatch(mcp);
+    /* The engine first: it joins its workers, which may still be running
+     * catalog handlers on the tool set's connections. */
+    if (mcp)
+        pw_mcp_server_free(mcp);
+    if (cm)
+        pw_catalog_mcp_free(cm);
+    pw_server_free(srv);
+    free(db);
+    return status;
+}

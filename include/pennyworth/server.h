@@ -1,0 +1,243 @@
+/*
+ * The network front door: one libwebsockets service loop that owns every
+ * client socket (HTTP/1.1, WebSocket, SSE; plain or TLS) and hands requests
+ * to a table of routes. MCP over WebSocket (/ws) and Streamable HTTP (/mcp)
+ * are rows of that table (mcp/ws.c, mcp/http.c); the OpenAI-compatible API
+ * (/v1/...) and the web page (/) become rows later.
+ *
+ * Shape:
+ *   - pw_server_new() keeps the options; routes, WebSocket routes, timers
+ *     and hooks are added; pw_server_listen() binds (so a busy port is an
+ *     error before anything runs); pw_server_run() services the loop until
+ *     a graceful stop has finished, then closes every connection (calling
+ *     the handlers' close callbacks) before it returns.
+ *   - An HTTP route gets each request once its headers and whole body are
+ *     in (`on_request`), and answers now or later: one complete response
+ *     (pw_server_req_respond) or a stream of chunks (start/write/end). The
+ *     server queues what the handler writes and sends it one lws_write per
+ *     WRITEABLE callback; handlers never see lws.
+ *   - A WebSocket route gets one `on_message` per complete text message
+ *     (fragments reassembled up to a bound) and queues whole messages out.
+ *
+ * Bounds enforced here, before any handler runs: request header size, body
+ * size (413), Content-Length required for bodies (411), Origin allow-list
+ * (403) for routes that ask for it and for every WebSocket route, binary
+ * frames (1003), invalid UTF-8 (1007), oversized messages (1009), protocol
+ * errors (1002), per-connection output queue bounds (the connection is
+ * closed), idle WebSocket peers (ping, then hang up).
+ *
+ * Threads: every function runs on the service thread (the thread that calls
+ * pw_server_run) except pw_server_wake and pw_server_stop, which any thread
+ * may call, and pw_server_stop also from a signal handler. Callbacks run on
+ * the service thread and must not block.
+ *
+ * Ownership: options and route strings are copied; `struct pw_server_req`
+ * and `struct pw_server_ws` belong to the server and are valid from the
+ * callback that introduces them until the handler has finished the
+ * response (respond / end) or until the close callback returns, whichever
+ * comes first.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef PENNYWORTH_SERVER_H
+#define PENNYWORTH_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pennyworth/error.h"
+
+struct pw_server;
+struct pw_server_req; /* one HTTP request and its response */
+struct pw_server_ws;  /* one WebSocket connection */
+
+#define PW_SERVER_DEFAULT_HOST "127.0.0.1"
+#define PW_SERVER_DEFAULT_PORT 8080
+#define PW_SERVER_DEFAULT_MAX_BODY ((size_t)6 * 1024 * 1024)
+#define PW_SERVER_DEFAULT_MAX_MESSAGE ((size_t)4 * 1024 * 1024)
+
+struct pw_server_options {
+    const char *host;          /* IP literal or "localhost"; "*" = every interface;
+                                  NULL = PW_SERVER_DEFAULT_HOST */
+    int port;                  /* 0 = an ephemeral port (see pw_server_port) */
+    const char *tls_cert;      /* PEM certificate (chain); with tls_key: https/wss only */
+    const char *tls_key;       /* PEM private key */
+    const char *const *allow_origins; /* extra allowed Origin values, exact
+                                         ("https://shop.example"), or "*" */
+    size_t n_allow_origins;
+    size_t max_body;           /* default request body bound, bytes (0 = 6 MiB) */
+    int grace_ms;              /* a graceful stop waits this long for in-flight
+                                  work (0 = 5000) */
+    int ws_ping_s;             /* idle seconds before a WebSocket ping; the peer is
+                                  dropped after twice that (0 = 30) */
+    int max_header;            /* request header bytes (0 = 8192) */
+};
+
+/* Parses "HOST:PORT", "[V6]:PORT", "HOST" or "PORT" into host (a literal
+ * copy, brackets removed) and *port (left alone when absent). */
+enum pw_err pw_server_parse_listen(const char *spec, char *host, size_t hostlen, int *port,
+                                   struct pw_error *err);
+
+/* Makes a server (nothing is bound yet); *out is new (pw_server_free). */
+enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server **out,
+                          struct pw_error *err);
+
+/* Closes what is still open (if pw_server_run never ran) and frees. */
+void pw_server_free(struct pw_server *srv);
+
+/* HTTP routes ---------------------------------------------------------------- */
+
+enum {
+    PW_SERVER_ROUTE_PREFIX = 1 << 0, /* path is a prefix ("/v1/"), else exact */
+    PW_SERVER_ROUTE_ORIGIN = 1 << 1, /* check Origin against the allow-list (403) */
+};
+
+struct pw_server_handler {
+    /* Headers and body are in. Respond now or later. */
+    void (*on_request)(struct pw_server_req *r, void *ud);
+    /* The client went away (or the server is closing) before the handler
+     * finished the response; `r` is invalid once this returns. Never called
+     * from inside a pw_server_req_* call. */
+    void (*on_close)(struct pw_server_req *r, void *ud);
+    /* Optional: writes an error response in the route's own shape (for the
+     * 4xx/5xx the server decides itself). NULL = a JSON-RPC error object. */
+    void (*error)(struct pw_server_req *r, int status, const char *message, void *ud);
+};
+
+struct pw_server_route {
+    const char *path;
+    unsigned flags;            /* PW_SERVER_ROUTE_* */
+    size_t max_body;           /* 0 = the server's max_body */
+    const struct pw_server_handler *handler;
+    void *ud;
+};
+
+/* Adds a route; the longest matching path wins. Before pw_server_listen. */
+enum pw_err pw_server_add_route(struct pw_server *srv, const struct pw_server_route *route,
+                                struct pw_error *err);
+
+/* Requests (valid as described at the top) ------------------------------------ */
+
+const char *pw_server_req_method(const struct pw_server_req *r); /* "GET", "POST", ... */
+const char *pw_server_req_path(const struct pw_server_req *r);   /* URL-decoded, no query */
+
+/* Copies the value of header `name` (lower case, no colon) into buf (NUL
+ * terminated). Returns its length, -1 when absent, -2 when it does not fit.
+ * Valid during on_request. */
+int pw_server_req_header(struct pw_server_req *r, const char *name, char *buf, size_t size);
+
+/* The request body (borrowed; NUL terminated; "" when none). */
+const char *pw_server_req_body(const struct pw_server_req *r, size_t *len);
+
+void pw_server_req_set_data(struct pw_server_req *r, void *data);
+void *pw_server_req_data(const struct pw_server_req *r);
+
+/* True when the request came over TLS. */
+bool pw_server_req_tls(const struct pw_server_req *r);
+
+/*
+ * Headers for responses: a NULL-terminated array of alternating lower-case
+ * names and values, e.g. {"mcp-session-id", id, NULL}; may be NULL.
+ */
+
+/* A complete response (Content-Length). Finishes the handler's part. */
+enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const char *content_type,
+                                  const char *const *headers, const void *body, size_t len);
+
+/* An error response through the route's `error` function (or the default
+ * JSON-RPC error body). Finishes the handler's part. */
+void pw_server_req_error(struct pw_server_req *r, int status, const char *message);
+
+/* Starts a streamed response (chunked); then write any number of times and
+ * end exactly once. A write fails (PW_ERR_TOO_LARGE) when the client is not
+ * reading and its queue is over the bound; the connection is then closed
+ * and on_close follows later. */
+enum pw_err pw_server_req_start(struct pw_server_req *r, int status, const char *content_type,
+                                const char *const *headers);
+enum pw_err pw_server_req_write(struct pw_server_req *r, const void *data, size_t len);
+void pw_server_req_end(struct pw_server_req *r); /* finishes the handler's part */
+
+/* Bytes queued for this response and not yet handed to the socket. */
+size_t pw_server_req_queued(const struct pw_server_req *r);
+
+/* WebSocket routes -------------------------------------------------------------- */
+
+struct pw_server_ws_handler {
+    /* The upgrade is done; return 0 to keep the connection, else it closes
+     * with 1011. */
+    int (*on_open)(struct pw_server_ws *c, void *ud);
+    /* One complete text message (NUL terminated, valid UTF-8). */
+    void (*on_message)(struct pw_server_ws *c, const char *text, size_t len, void *ud);
+    /* The connection is gone; `c` is invalid once this returns. Never called
+     * from inside a pw_server_ws_* call. */
+    void (*on_close)(struct pw_server_ws *c, void *ud);
+};
+
+struct pw_server_ws_route {
+    const char *path;          /* exact */
+    const char *subprotocol;   /* required in Sec-WebSocket-Protocol ("mcp") */
+    size_t max_message;        /* reassembled message bound (0 = 4 MiB), else 1009 */
+    size_t max_queue;          /* outgoing bytes queued before we drop the peer
+                                  (0 = 4 x max_message) */
+    const struct pw_server_ws_handler *handler;
+    void *ud;
+};
+
+/* Adds a WebSocket route; paths and subprotocols must be unique. Before
+ * pw_server_listen. */
+enum pw_err pw_server_add_ws(struct pw_server *srv, const struct pw_server_ws_route *route,
+                             struct pw_error *err);
+
+/* Queues one text message. Fails when the connection is closing or the peer
+ * is too slow (then it is closed with 1008 and on_close follows later). */
+enum pw_err pw_server_ws_send(struct pw_server_ws *c, const char *text, size_t len);
+
+/* Closes after what is queued has been sent (bounded by a few seconds). */
+void pw_server_ws_close(struct pw_server_ws *c, int status, const char *reason);
+
+void pw_server_ws_set_data(struct pw_server_ws *c, void *data);
+void *pw_server_ws_data(const struct pw_server_ws *c);
+
+/* The loop ------------------------------------------------------------------------ */
+
+/* Calls fn(ud) on the service thread every `interval_ms` once listening. */
+enum pw_err pw_server_add_timer(struct pw_server *srv, int interval_ms, void (*fn)(void *ud),
+                                void *ud, struct pw_error *err);
+
+/* Calls fn(ud) on the service thread after pw_server_wake (wake-ups
+ * coalesce: several wakes may give one call). */
+enum pw_err pw_server_on_wake(struct pw_server *srv, void (*fn)(void *ud), void *ud,
+                              struct pw_error *err);
+
+/* Calls fn(ud) on the service thread when a graceful stop begins. */
+enum pw_err pw_server_on_stop(struct pw_server *srv, void (*fn)(void *ud), void *ud,
+                              struct pw_error *err);
+
+/* Binds the listening socket; after it pw_server_port() is the real port. */
+enum pw_err pw_server_listen(struct pw_server *srv, struct pw_error *err);
+int pw_server_port(const struct pw_server *srv);
+bool pw_server_tls(const struct pw_server *srv);
+
+/*
+ * Services the loop until a graceful stop completes: new connections are
+ * refused, the stop hooks run, and the loop ends once no request or
+ * WebSocket is active or the grace period has passed. Every connection is
+ * then closed (close callbacks run) and the loop is gone. Call once.
+ */
+enum pw_err pw_server_run(struct pw_server *srv, struct pw_error *err);
+
+/* Any thread: makes the loop run the wake hooks soon. */
+void pw_server_wake(struct pw_server *srv);
+
+/* Any thread, and async-signal-safe: begins a graceful stop. A second call
+ * while stopping ends the loop at once. */
+void pw_server_stop(struct pw_server *srv);
+
+bool pw_server_stopping(const struct pw_server *srv);
+
+/* Whether an Origin header value is allowed: absent (NULL), http(s) on
+ * localhost / 127.0.0.1 / [::1] with any port, or an --allow-origin entry. */
+bool pw_server_origin_allowed(const struct pw_server *srv, const char *origin);
+
+#endif

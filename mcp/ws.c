@@ -1,0 +1,192 @@
+/*
+ * MCP over WebSocket: one connection is one MCP session; every text message
+ * in is one JSON-RPC message (or a 2025-03-26 batch) for the engine, every
+ * message the engine sends goes out as one text message. Server
+ * notifications (resources/updated, list_changed) and server-to-client
+ * requests share the socket, so `related` needs no routing here.
+ *
+ * Framing, limits, ping/pong and the output queue live in server/ws.c; this
+ * file only binds connections to sessions:
+ *
+ *     on_open  -> pw_mcp_session_new   (the connection's session)
+ *     on_message -> pw_mcp_session_receive
+ *     engine send() -> pw_server_ws_send (queued, one frame per write)
+ *     on_close -> pw_mcp_session_free  (in-flight calls are cancelled)
+ *
+ * Graceful stop: connections with nothing in flight are closed at once with
+ * 1001 (going away); the others as soon as their last call has answered,
+ * checked every DRAIN_MS, or when the server's grace period ends.
+ *
+ * Service thread only (the engine's loop thread).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pennyworth/json.h"
+#include "pennyworth/log.h"
+#include "pennyworth/mcp_net.h"
+
+#define DRAIN_MS 50
+
+struct wsconn {
+    struct pw_mcp_ws *w;
+    struct pw_server_ws *c;
+    struct pw_mcp_session *s;
+    bool closing;
+    struct wsconn *prev, *next;
+};
+
+struct pw_mcp_ws {
+    struct pw_server *srv;
+    struct pw_mcp_server *mcp;
+    struct wsconn *conns;
+    size_t count;
+    bool stopping;
+};
+
+/* The engine's send(): one JSON text message on the socket. */
+static void send_msg(void *ctx, json_t *msg, json_t *related)
+{
+    (void)related;
+    struct wsconn *k = ctx;
+    if (k->closing)
+        return;
+    char *text = json_dumps(msg, PW_JSON_WIRE);
+    if (!text) {
+        pw_warn("mcp ws: could not serialise a message; dropped");
+        return;
+    }
+    if (pw_server_ws_send(k->c, text, strlen(text)) == PW_ERR_TOO_LARGE)
+        k->closing = true;
+    free(text);
+}
+
+static int on_open(struct pw_server_ws *c, void *ud)
+{
+    struct pw_mcp_ws *w = ud;
+    struct wsconn *k = calloc(1, sizeof *k);
+    if (!k)
+        return -1;
+    k->w = w;
+    k->c = c;
+    struct pw_mcp_transport t = {.send = send_msg, .ctx = k};
+    struct pw_error err = {0};
+    if (pw_mcp_session_new(w->mcp, &t, &k->s, &err) != PW_OK) {
+        pw_warn("mcp ws: cannot make a session: %s", err.message);
+        free(k);
+        return -1;
+    }
+    k->next = w->conns;
+    if (w->conns)
+        w->conns->prev = k;
+    w->conns = k;
+    w->count++;
+    pw_server_ws_set_data(c, k);
+    return 0;
+}
+
+static void on_message(struct pw_server_ws *c, const char *text, size_t len, void *ud)
+{
+    (void)ud;
+    struct wsconn *k = pw_server_ws_data(c);
+    if (k && !k->closing)
+        pw_mcp_session_receive(k->s, text, len);
+}
+
+static void on_close(struct pw_server_ws *c, void *ud)
+{
+    struct pw_mcp_ws *w = ud;
+    struct wsconn *k = pw_server_ws_data(c);
+    if (!k)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        w->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    w->count--;
+    k->closing = true;
+    pw_mcp_session_free(k->s);
+    free(k);
+}
+
+static const struct pw_server_ws_handler handler = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_close = on_close,
+};
+
+/* Closes the connections that have nothing left in flight. */
+static void drain(struct pw_mcp_ws *w)
+{
+    for (struct wsconn *k = w->conns; k; k = k->next) {
+        if (!k->closing && pw_mcp_session_inflight(k->s) == 0) {
+            k->closing = true;
+            pw_server_ws_close(k->c, 1001, "server shutting down");
+        }
+    }
+}
+
+static void on_stop(void *ud)
+{
+    struct pw_mcp_ws *w = ud;
+    w->stopping = true;
+    drain(w);
+}
+
+static void on_timer(void *ud)
+{
+    struct pw_mcp_ws *w = ud;
+    if (w->stopping)
+        drain(w);
+}
+
+enum pw_err pw_mcp_ws_attach(struct pw_server *srv, struct pw_mcp_server *mcp,
+                             const struct pw_mcp_ws_options *opt, struct pw_mcp_ws **out,
+                             struct pw_error *err)
+{
+    *out = NULL;
+    struct pw_mcp_ws *w = calloc(1, sizeof *w);
+    if (!w)
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "mcp ws: out of memory");
+    w->srv = srv;
+    w->mcp = mcp;
+    struct pw_server_ws_route r = {
+        .path = opt && opt->path ? opt->path : "/ws",
+        .subprotocol = "mcp",
+        .max_message = opt ? opt->max_message : 0,
+        .handler = &handler,
+        .ud = w,
+    };
+    enum pw_err rc = pw_server_add_ws(srv, &r, err);
+    if (!rc)
+        rc = pw_server_on_stop(srv, on_stop, w, err);
+    if (!rc)
+        rc = pw_server_add_timer(srv, DRAIN_MS, on_timer, w, err);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return PW_OK;
+}
+
+void pw_mcp_ws_free(struct pw_mcp_ws *w)
+{
+    if (!w)
+        return;
+    /* pw_server_run closed every connection; anything left is our bug. */
+    while (w->conns) {
+        struct wsconn *k = w->conns;
+        w->conns = k->next;
+        pw_mcp_session_free(k->s);
+        free(k);
+    }
+    free(w);
+}
+
+size_t pw_mcp_ws_count(const struct pw_mcp_ws *w) { return w->count; }

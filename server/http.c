@@ -1,0 +1,668 @@
+/*
+ * One HTTP request/response exchange on libwebsockets (the "http" protocol,
+ * protocols[0]), and the route table's dispatch.
+ *
+ * lws gives us callbacks per connection; a `struct pw_server_req` is made
+ * for each request (LWS_CALLBACK_HTTP) and hangs off the per-session data,
+ * which lws frees and re-creates between keep-alive transactions. The
+ * request collects its body (bounded by the route; Content-Length is
+ * required, so a body can never swallow the next request), goes to the
+ * route's handler, and queues whatever the handler writes in an output
+ * queue drained one lws_write per WRITEABLE callback. Streamed responses
+ * use chunked transfer coding on HTTP/1.1 (lws passes h1 bodies through
+ * untouched) and close-delimited bodies on HTTP/1.0. ALPN is pinned to
+ * http/1.1 in server.c, so there is no h2 here.
+ *
+ * The request state machine (SQLite pager.c style):
+ *
+ *          LWS_CALLBACK_HTTP (req_new)
+ *                  |
+ *       +----------+------------------------------+
+ *       | body expected                           | no body / empty body
+ *       v                                         |
+ *    R_BODY --HTTP_BODY_COMPLETION (begin)-->  R_HANDLER <--+
+ *       |                                      |   |
+ *       | early error (fail)     respond() /   |   | start()
+ *       |                        req_error()   |   v
+ *       |                                      | R_STREAM --write()*-- (self)
+ *       |                                      |   |
+ *       |                                      v   v end()
+ *       +-----------------------------------> R_FLUSH --queue drained (writeable)-->
+ *                                                       transaction completed, req freed
+ *
+ *    Connection closed in any state (req_detach): in R_HANDLER or R_STREAM the
+ *    handler's on_close runs (it still holds the request); then the request is
+ *    freed. In R_BODY or R_FLUSH the handler holds nothing, so nothing is called.
+ *
+ * Invariants:
+ *   1. A request is in srv->reqs and counted in srv->nactive from req_new to
+ *      req_free.
+ *   2. The handler may use a request only in R_HANDLER and R_STREAM.
+ *   3. on_close is never called from inside a pw_server_req_* call: a
+ *      failing write only marks the request `kill`, and the close arrives
+ *      from lws later.
+ *   4. Every lws call happens on the service thread; nothing writes to the
+ *      socket outside HTTP_WRITEABLE except server_http_reply_now, used
+ *      only where lws itself writes directly (CONFIRM_UPGRADE).
+ *   5. A request without a body that outlives its on_request call (an SSE
+ *      stream, a late answer) is in the server's watch set until it
+ *      finishes. lws 4.1 does not read a connection while such a request is
+ *      being answered (LRS_DOING_TRANSACTION; lws issue #2455), so a client
+ *      that hangs up (or sends anything) leaves POLLIN raised and the loop
+ *      spinning. The watch set is an epoll instance inside the lws loop
+ *      (server.c); when it reports input or a hang-up on a watched socket,
+ *      server_http_watch_fired drops that connection. Requests with a body
+ *      need no watching: lws reads them (LRS_BODY) and sees the EOF itself.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "pennyworth/json.h"
+#include "server/server-int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sys/epoll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pennyworth/log.h"
+
+/* Bytes a streamed response may have queued before we drop the client. */
+#define STREAM_MAX_QUEUE ((size_t)16 * 1024 * 1024)
+/* A declared body this many times over the bound is refused without
+ * reading it (the connection closes); smaller ones are read and dropped so
+ * the client sees the 413. */
+#define DISCARD_FACTOR 8
+
+enum req_state { R_BODY, R_HANDLER, R_STREAM, R_FLUSH };
+
+struct pw_server_req {
+    struct pw_server *srv;
+    struct lws *wsi;            /* NULL once the connection is gone */
+    const struct server_route *route;
+    enum req_state state;
+    char method[8];
+    char *path;
+    char *body;                 /* NUL terminated */
+    size_t body_len, body_cap;  /* body_cap includes the NUL */
+    struct server_outq out;
+    void *data;                 /* the handler's */
+    bool head;                  /* HEAD: headers only */
+    bool http10;                /* no chunked coding: close-delimited streams */
+    bool chunked;
+    bool close_after;           /* "connection: close" sent: close once written */
+    bool kill;                  /* drop the connection at the next writeable */
+    bool tls;
+    bool has_body;              /* lws reads this connection (LRS_BODY) */
+    int watched_fd;             /* in the watch set (invariant 5), or -1 */
+    struct pw_server_req *prev, *next; /* srv->reqs */
+};
+
+/* Per-session data (lws allocates and zeroes it, one per transaction). */
+struct http_pss {
+    struct pw_server_req *req;
+};
+
+size_t server_http_pss_size(void) { return sizeof(struct http_pss); }
+
+static struct pw_server *srv_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* The watch set (invariant 5) -------------------------------------------------- */
+
+static void want_write(struct pw_server_req *r)
+{
+    if (r->wsi && r->srv->ctx)
+        lws_callback_on_writable(r->wsi);
+}
+
+/* Invariant 5: watch a body-less request that is still being answered. */
+static void watch(struct pw_server_req *r)
+{
+    if (r->has_body || r->watched_fd >= 0 || !r->wsi || r->srv->watch_fd < 0)
+        return;
+    if (r->state != R_HANDLER && r->state != R_STREAM)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = r};
+    int fd = lws_get_socket_fd(r->wsi);
+    if (fd >= 0 && epoll_ctl(r->srv->watch_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        r->watched_fd = fd;
+}
+
+static void unwatch(struct pw_server_req *r)
+{
+    if (r->watched_fd < 0)
+        return;
+    epoll_ctl(r->srv->watch_fd, EPOLL_CTL_DEL, r->watched_fd, NULL);
+    r->watched_fd = -1;
+}
+
+void server_http_watch_fired(struct pw_server *srv)
+{
+    struct epoll_event evs[64];
+    int n = epoll_wait(srv->watch_fd, evs, 64, 0);
+    for (int i = 0; i < n; i++) {
+        struct pw_server_req *r = evs[i].data.ptr;
+        unwatch(r);
+        r->kill = true; /* the next writeable closes it; on_close follows */
+        want_write(r);
+    }
+}
+
+
+/* Life cycle ------------------------------------------------------------------ */
+
+static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, const char *path)
+{
+    struct pw_server_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->path = strdup(path ? path : "/");
+    r->body = calloc(1, 1);
+    if (!r->path || !r->body) {
+        free(r->path);
+        free(r->body);
+        free(r);
+        return NULL;
+    }
+    r->body_cap = 1;
+    r->watched_fd = -1;
+    r->srv = srv;
+    r->wsi = wsi;
+    r->tls = lws_is_ssl(wsi) != 0;
+    server_outq_init(&r->out, LWS_PRE);
+    r->next = srv->reqs;
+    if (srv->reqs)
+        srv->reqs->prev = r;
+    srv->reqs = r;
+    srv->nactive++;
+    return r;
+}
+
+static void req_free(struct pw_server_req *r)
+{
+    struct pw_server *srv = r->srv;
+    unwatch(r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        srv->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    srv->nactive--;
+    server_outq_clear(&r->out);
+    free(r->path);
+    free(r->body);
+    free(r);
+    server_check_done(srv);
+}
+
+/* The connection is gone (or the transaction is being torn down). */
+static void req_detach(struct http_pss *pss)
+{
+    struct pw_server_req *r = pss ? pss->req : NULL;
+    if (!r)
+        return;
+    pss->req = NULL;
+    r->wsi = NULL;
+    if ((r->state == R_HANDLER || r->state == R_STREAM) && r->route && r->route->h->on_close) {
+        r->state = R_FLUSH; /* the handler is done with it after on_close */
+        r->route->h->on_close(r, r->route->ud);
+    }
+    req_free(r);
+}
+
+/* Response heads ---------------------------------------------------------------- */
+
+/*
+ * Queues the status line and headers. clen < 0 means a streamed body
+ * (chunked on HTTP/1.1, close-delimited on 1.0). Returns 0 or -1.
+ */
+static int put_head(struct pw_server_req *r, int status, const char *ctype,
+                    const char *const *hdrs, long long clen)
+{
+    unsigned char buf[LWS_PRE + 8192];
+    unsigned char *p = buf + LWS_PRE, *start = p, *end = buf + sizeof buf - 1;
+    struct lws *wsi = r->wsi;
+    if (!wsi)
+        return -1;
+    if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end))
+        return -1;
+    if (ctype && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                              (const unsigned char *)ctype, (int)strlen(ctype),
+                                              &p, end))
+        return -1;
+    if (clen >= 0) {
+        if (status != 204 && status != 304 &&
+            lws_add_http_header_content_length(wsi, (lws_filepos_t)clen, &p, end))
+            return -1;
+    } else if (r->http10) {
+        r->close_after = true;
+    } else {
+        r->chunked = true;
+        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                         (const unsigned char *)"chunked", 7, &p, end))
+            return -1;
+    }
+    for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2) {
+        char name[128];
+        int n = snprintf(name, sizeof name, "%s:", hdrs[i]);
+        if (n < 0 || (size_t)n >= sizeof name)
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                        (const unsigned char *)hdrs[i + 1],
+                                        (int)strlen(hdrs[i + 1]), &p, end))
+            return -1;
+    }
+    if (r->srv->stopping)
+        r->close_after = true;
+    if (r->close_after &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+                                     5, &p, end))
+        return -1;
+    if (lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    return server_outq_push(&r->out, start, (size_t)(p - start), false);
+}
+
+/* The handler API ------------------------------------------------------------------ */
+
+const char *pw_server_req_method(const struct pw_server_req *r) { return r->method; }
+const char *pw_server_req_path(const struct pw_server_req *r) { return r->path; }
+void pw_server_req_set_data(struct pw_server_req *r, void *data) { r->data = data; }
+void *pw_server_req_data(const struct pw_server_req *r) { return r->data; }
+bool pw_server_req_tls(const struct pw_server_req *r) { return r->tls; }
+size_t pw_server_req_queued(const struct pw_server_req *r) { return r->out.bytes; }
+
+const char *pw_server_req_body(const struct pw_server_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body_len;
+    return r->body;
+}
+
+/* The lws token for a header name ("accept:"), or -1 for a custom header.
+ * The few names handlers ask for are remembered (service thread only). */
+static int token_for(const char *name_colon)
+{
+    static struct {
+        char name[40];
+        int tok;
+    } memo[16];
+    static size_t nmemo;
+    for (size_t i = 0; i < nmemo; i++)
+        if (strcmp(memo[i].name, name_colon) == 0)
+            return memo[i].tok;
+    int tok = -1;
+    for (int t = 0; t < (int)WSI_TOKEN_COUNT && tok < 0; t++) {
+        const unsigned char *s = lws_token_to_string((enum lws_token_indexes)t);
+        if (s && strcmp((const char *)s, name_colon) == 0)
+            tok = t;
+    }
+    if (nmemo < sizeof memo / sizeof memo[0] && strlen(name_colon) < sizeof memo[0].name) {
+        snprintf(memo[nmemo].name, sizeof memo[nmemo].name, "%s", name_colon);
+        memo[nmemo++].tok = tok;
+    }
+    return tok;
+}
+
+int pw_server_req_header(struct pw_server_req *r, const char *name, char *buf, size_t size)
+{
+    char key[128];
+    int kn = snprintf(key, sizeof key, "%s:", name);
+    if (!r->wsi || kn < 0 || (size_t)kn >= sizeof key || !size || size > INT32_MAX)
+        return -1;
+    int t = token_for(key);
+    if (t >= 0) {
+        int n = lws_hdr_total_length(r->wsi, (enum lws_token_indexes)t);
+        if (n <= 0)
+            return -1;
+        if ((size_t)n >= size)
+            return -2;
+        n = lws_hdr_copy(r->wsi, buf, (int)size, (enum lws_token_indexes)t);
+        return n < 0 ? -2 : n;
+    }
+    int n = lws_hdr_custom_length(r->wsi, key, kn);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= size)
+        return -2;
+    n = lws_hdr_custom_copy(r->wsi, buf, (int)size, key, kn);
+    return n < 0 ? -2 : n;
+}
+
+enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const char *content_type,
+                                  const char *const *headers, const void *body, size_t len)
+{
+    if (r->state != R_HANDLER) {
+        pw_errorlog("server: respond on a request in state %d (%s)", (int)r->state, r->path);
+        return PW_ERR_STATE;
+    }
+    r->state = R_FLUSH;
+    if (put_head(r, status, content_type, headers, (long long)len) ||
+        (len && !r->head && server_outq_push(&r->out, body, len, false))) {
+        r->kill = true;
+        want_write(r);
+        return PW_ERR_NOMEM;
+    }
+    want_write(r);
+    return PW_OK;
+}
+
+char *server_error_body(int status, const char *message)
+{
+    (void)status;
+    json_t *o = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                          -32000, "message", message ? message : "error");
+    char *s = o ? json_dumps(o, PW_JSON_WIRE) : NULL;
+    json_decref(o);
+    return s;
+}
+
+void pw_server_req_error(struct pw_server_req *r, int status, const char *message)
+{
+    if (r->state != R_HANDLER)
+        return;
+    if (r->route && r->route->h->error) {
+        r->route->h->error(r, status, message, r->route->ud);
+        if (r->state != R_HANDLER)
+            return;
+    }
+    char *body = server_error_body(status, message);
+    pw_server_req_respond(r, status, "application/json", NULL, body ? body : "",
+                          body ? strlen(body) : 0);
+    free(body);
+}
+
+enum pw_err pw_server_req_start(struct pw_server_req *r, int status, const char *content_type,
+                                const char *const *headers)
+{
+    if (r->state != R_HANDLER) {
+        pw_errorlog("server: start on a request in state %d (%s)", (int)r->state, r->path);
+        return PW_ERR_STATE;
+    }
+    r->state = R_STREAM;
+    if (put_head(r, status, content_type, headers, -1)) {
+        r->kill = true;
+        want_write(r);
+        return PW_ERR_NOMEM;
+    }
+    /* A stream may stay quiet for long: no lws content timeout applies. */
+    if (r->wsi)
+        lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+    watch(r);
+    want_write(r);
+    return PW_OK;
+}
+
+enum pw_err pw_server_req_write(struct pw_server_req *r, const void *data, size_t len)
+{
+    if (r->state != R_STREAM)
+        return PW_ERR_STATE;
+    if (r->kill)
+        return PW_ERR_IO;
+    if (!len || r->head)
+        return PW_OK;
+    if (r->out.bytes + len > STREAM_MAX_QUEUE) {
+        pw_warn("server: %s: client is not reading (%zu bytes queued); dropping it", r->path,
+                r->out.bytes);
+        r->kill = true;
+        want_write(r);
+        return PW_ERR_TOO_LARGE;
+    }
+    int rc = 0;
+    if (r->chunked) {
+        char hdr[24];
+        int n = snprintf(hdr, sizeof hdr, "%zx\r\n", len);
+        rc |= server_outq_push(&r->out, hdr, (size_t)n, false);
+        rc |= server_outq_push(&r->out, data, len, false);
+        rc |= server_outq_push(&r->out, "\r\n", 2, false);
+    } else {
+        rc = server_outq_push(&r->out, data, len, false);
+    }
+    if (rc) {
+        r->kill = true;
+        want_write(r);
+        return PW_ERR_NOMEM;
+    }
+    want_write(r);
+    return PW_OK;
+}
+
+void pw_server_req_end(struct pw_server_req *r)
+{
+    if (r->state != R_STREAM) {
+        pw_errorlog("server: end on a request in state %d (%s)", (int)r->state, r->path);
+        return;
+    }
+    r->state = R_FLUSH;
+    if (r->chunked && !r->kill && server_outq_push(&r->out, "0\r\n\r\n", 5, false))
+        r->kill = true;
+    want_write(r);
+}
+
+/* Dispatch ------------------------------------------------------------------------- */
+
+/* A response the server decides itself (before or instead of the handler). */
+static int fail(struct pw_server_req *r, int status, const char *message)
+{
+    r->state = R_HANDLER;
+    pw_server_req_error(r, status, message);
+    return 0;
+}
+
+static void begin(struct pw_server_req *r)
+{
+    r->state = R_HANDLER;
+    if (r->wsi)
+        lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
+    r->route->h->on_request(r, r->route->ud);
+    watch(r); /* still unanswered (or streaming) once on_request returns */
+}
+
+static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+    bool body;
+} methods[] = {
+    {WSI_TOKEN_GET_URI, "GET", false},       {WSI_TOKEN_POST_URI, "POST", true},
+    {WSI_TOKEN_OPTIONS_URI, "OPTIONS", false}, {WSI_TOKEN_PUT_URI, "PUT", true},
+    {WSI_TOKEN_PATCH_URI, "PATCH", true},    {WSI_TOKEN_DELETE_URI, "DELETE", false},
+    {WSI_TOKEN_HEAD_URI, "HEAD", false},
+};
+
+/* Parses a Content-Length value; -1 when malformed. */
+static long long parse_length(const char *s)
+{
+    if (!*s)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno || v > (unsigned long long)INT64_MAX)
+        return -1;
+    return (long long)v;
+}
+
+static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
+{
+    struct pw_server *srv = srv_of(wsi);
+    req_detach(pss); /* a stale request would be our bug; never leak it */
+    struct pw_server_req *r = req_new(srv, wsi, path);
+    if (!r)
+        return -1;
+    pss->req = r;
+    bool has_body = false;
+    snprintf(r->method, sizeof r->method, "%s", "?");
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+            snprintf(r->method, sizeof r->method, "%s", methods[i].name);
+            has_body = methods[i].body;
+            break;
+        }
+    }
+    r->head = strcmp(r->method, "HEAD") == 0;
+    r->has_body = has_body;
+    char ver[16];
+    if (lws_hdr_copy(wsi, ver, sizeof ver, WSI_TOKEN_HTTP) > 0 && strcmp(ver, "HTTP/1.0") == 0)
+        r->http10 = true;
+
+    if (srv->stopping) {
+        r->close_after = true;
+        return fail(r, 503, "the server is shutting down");
+    }
+    r->route = server_route_find(srv->routes, srv->nroutes, r->path);
+    if (!r->route)
+        return fail(r, 404, "nothing is served at this path");
+    if (r->route->flags & PW_SERVER_ROUTE_ORIGIN) {
+        char origin[512];
+        int n = pw_server_req_header(r, "origin", origin, sizeof origin);
+        if (n == -2 || (n >= 0 && !server_origin_allowed(origin, srv->origins, srv->norigins))) {
+            pw_info("server: refused Origin '%s' on %s", n >= 0 ? origin : "(too long)",
+                    r->path);
+            return fail(r, 403, "Forbidden: Origin not allowed");
+        }
+    }
+    if (!has_body) {
+        begin(r);
+        return 0;
+    }
+    char cl[32];
+    int n = pw_server_req_header(r, "content-length", cl, sizeof cl);
+    long long len = n > 0 ? parse_length(cl) : -1;
+    if (len < 0) {
+        /* Without a length lws would read until timeout: refuse and close. */
+        r->close_after = true;
+        return fail(r, 411, "Length Required: send the body with a Content-Length");
+    }
+    if ((unsigned long long)len > r->route->max_body) {
+        if ((unsigned long long)len / DISCARD_FACTOR > r->route->max_body)
+            r->close_after = true;
+        char msg[128];
+        snprintf(msg, sizeof msg, "Payload Too Large: the limit is %zu bytes",
+                 r->route->max_body);
+        return fail(r, 413, msg);
+    }
+    if (len == 0) {
+        begin(r);
+        return 0;
+    }
+    char *b = realloc(r->body, (size_t)len + 1);
+    if (!b) {
+        r->close_after = true;
+        return fail(r, 503, "out of memory");
+    }
+    r->body = b;
+    r->body_cap = (size_t)len + 1;
+    r->state = R_BODY;
+    return 0;
+}
+
+static int on_body(struct http_pss *pss, const void *in, size_t len)
+{
+    struct pw_server_req *r = pss->req;
+    if (!r || r->state != R_BODY)
+        return 0; /* a refused request: lws reads and drops the rest */
+    if (len > r->body_cap - 1 - r->body_len) {
+        r->close_after = true;
+        return fail(r, 413, "Payload Too Large: body longer than its Content-Length");
+    }
+    memcpy(r->body + r->body_len, in, len);
+    r->body_len += len;
+    return 0;
+}
+
+static int on_body_done(struct http_pss *pss)
+{
+    struct pw_server_req *r = pss->req;
+    if (!r || r->state != R_BODY)
+        return 0;
+    r->body[r->body_len] = '\0';
+    begin(r);
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct http_pss *pss)
+{
+    struct pw_server_req *r = pss->req;
+    if (!r)
+        return 0; /* spurious, or a keep-alive connection between requests */
+    if (r->kill)
+        return -1;
+    size_t n;
+    unsigned char *p = server_outq_front(&r->out, &n);
+    if (p) {
+        if (lws_write(wsi, p, n, LWS_WRITE_HTTP) < (int)n)
+            return -1;
+        server_outq_pop(&r->out);
+        if (r->out.head) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    if (r->state != R_FLUSH)
+        return 0;
+    bool close = r->close_after || r->srv->stopping;
+    pss->req = NULL;
+    r->wsi = NULL;
+    req_free(r);
+    if (close)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int server_http_reply_now(struct lws *wsi, int status, const char *message)
+{
+    char *body = server_error_body(status, message);
+    size_t blen = body ? strlen(body) : 0;
+    unsigned char buf[LWS_PRE + 2048];
+    unsigned char *p = buf + LWS_PRE, *start = p, *end = buf + sizeof buf - 1;
+    int rc = -1;
+    if (blen > 1024 || lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"application/json", 16, &p, end) ||
+        lws_add_http_header_content_length(wsi, blen, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        goto out;
+    memcpy(p, body, blen);
+    p += blen;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) == (int)(p - start))
+        rc = 0;
+out:
+    free(body);
+    return rc;
+}
+
+int server_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len)
+{
+    struct http_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, pss, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_body(pss, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return on_body_done(pss);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_writeable(wsi, pss);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        req_detach(pss);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        if (!in || strcasecmp(in, "websocket") != 0) {
+            server_http_reply_now(wsi, 400, "unsupported upgrade");
+            return 1;
+        }
+        return server_ws_confirm(srv_of(wsi), wsi);
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}

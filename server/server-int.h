@@ -1,0 +1,182 @@
+/*
+ * Private declarations of the server module (every file in server/): the server
+ * object, the route table, the output queue, and the lws callbacks each
+ * file implements.
+ *
+ * Files and their concepts:
+ *   server.c  the context, vhost, loop, timers, wake-ups and graceful stop
+ *   http.c    one HTTP request/response exchange on lws ("http" protocol)
+ *   ws.c      one WebSocket connection on lws (a protocol per ws route)
+ *   route.c   the route table (longest-prefix match)
+ *   outq.c    a byte queue of blocks with LWS_PRE headroom
+ *   origin.c  the Origin allow-list
+ *   addr.c    "HOST:PORT" parsing
+ *
+ * Everything here runs on the service thread unless a comment says so.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef PW_SERVER_SERVER_INT_H
+#define PW_SERVER_SERVER_INT_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pennyworth/server.h"
+
+/* Output queue -------------------------------------------------------------- */
+
+/*
+ * A FIFO of byte blocks, each with `pre` bytes of headroom in front of the
+ * payload (LWS_PRE for lws_write, which may write frame headers there).
+ * Appends coalesce into the tail block when allowed, so many small chunks
+ * go out in one write; a "whole" push always makes its own block (one
+ * WebSocket message per block). `bytes` counts payload bytes queued.
+ */
+struct server_blk {
+    struct server_blk *next;
+    size_t len;                 /* payload bytes */
+    size_t cap;                 /* payload capacity */
+    unsigned char mem[];        /* pre bytes of headroom, then the payload */
+};
+
+struct server_outq {
+    struct server_blk *head, *tail;
+    size_t bytes;               /* payload bytes in every block */
+    size_t pre;                 /* headroom per block */
+};
+
+void server_outq_init(struct server_outq *q, size_t pre);
+/* Appends n bytes; `whole` forces a block of their own. 0 or -1 (ENOMEM). */
+int server_outq_push(struct server_outq *q, const void *p, size_t n, bool whole);
+/* The first block's payload (headroom in front of it), or NULL if empty. */
+unsigned char *server_outq_front(const struct server_outq *q, size_t *len);
+void server_outq_pop(struct server_outq *q);
+void server_outq_clear(struct server_outq *q);
+
+/* Routes --------------------------------------------------------------------- */
+
+struct server_route {
+    char *path;
+    size_t len;
+    unsigned flags;             /* PW_SERVER_ROUTE_* */
+    size_t max_body;            /* bytes, resolved (never 0) */
+    const struct pw_server_handler *h;
+    void *ud;
+};
+
+struct server_ws_route {
+    struct pw_server *srv;
+    char *path;
+    char *subprotocol;
+    size_t max_message;         /* bytes, resolved */
+    size_t max_queue;           /* bytes, resolved */
+    const struct pw_server_ws_handler *h;
+    void *ud;
+};
+
+/* The longest route whose path matches `path` (exact, or prefix for
+ * PW_SERVER_ROUTE_PREFIX rows), or NULL. */
+const struct server_route *server_route_find(const struct server_route *routes, size_t n,
+                                             const char *path);
+
+/* Origins --------------------------------------------------------------------- */
+
+/* See pw_server_origin_allowed; `extra` are the configured entries. */
+bool server_origin_allowed(const char *origin, char *const *extra, size_t n);
+
+/* The server ------------------------------------------------------------------- */
+
+struct server_hook {
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+struct server_timer {
+    lws_sorted_usec_list_t sul; /* first: the lws timer list links through it */
+    struct pw_server *srv;
+    int interval_ms;
+    void (*fn)(void *ud);
+    void *ud;
+};
+
+#define SERVER_MAX_HOOKS 8
+
+struct pw_server {
+    /* Configuration (copied, resolved defaults). */
+    char *host;                 /* NULL = every interface */
+    int port;
+    char *tls_cert, *tls_key;
+    char **origins;
+    size_t norigins;
+    size_t max_body;
+    int grace_ms;
+    int ws_ping_s;
+    int max_header;
+
+    struct server_route *routes;
+    size_t nroutes;
+    struct server_ws_route **ws_routes; /* stable addresses: lws protocol .user */
+    size_t nws_routes;
+    struct server_timer **timers;
+    size_t ntimers;
+    struct server_hook wake_hooks[SERVER_MAX_HOOKS];
+    size_t nwake_hooks;
+    struct server_hook stop_hooks[SERVER_MAX_HOOKS];
+    size_t nstop_hooks;
+
+    /* lws state. `ctx` is read by other threads in pw_server_wake {wake_lock}. */
+    struct lws_protocols *protocols;
+    lws_retry_bo_t retry;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    pthread_mutex_t wake_lock;
+    atomic_bool wake_pending;   /* a wake arrived before the loop ran */
+    int stop_pipe[2];           /* written by pw_server_stop (any thread, signals) */
+    volatile sig_atomic_t stop_requested; /* pw_server_stop before listen */
+    struct server_timer stop_timer;
+    int watch_fd;               /* epoll set of long body-less requests (http.c) */
+    int watch_dup;              /* the duplicate of watch_fd that lws polls */
+
+    /* Loop state (service thread). */
+    bool listening;
+    bool ran;
+    bool stopping;
+    bool quit;
+    int64_t stop_deadline_ms;
+    size_t nactive;             /* unfinished requests + open WebSockets */
+    struct pw_server_req *reqs; /* every live request (list) */
+    struct pw_server_ws *wss;   /* every live WebSocket (list) */
+};
+
+int64_t server_now_ms(void);
+
+/* Called when something active finished: may end a stopping loop. */
+void server_check_done(struct pw_server *srv);
+
+/* http.c: the callback of protocols[0] for HTTP reasons. */
+int server_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len);
+size_t server_http_pss_size(void);
+/* The watch set reported input or a hang-up: drops those connections
+ * (http.c invariant 5). */
+void server_http_watch_fired(struct pw_server *srv);
+/* Writes a complete response now (only where lws allows a direct write:
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE). 0 ok, -1 failed. */
+int server_http_reply_now(struct lws *wsi, int status, const char *message);
+/* The default JSON-RPC error body (new string, or NULL). */
+char *server_error_body(int status, const char *message);
+
+/* ws.c: the callback of every WebSocket route protocol, and the upgrade
+ * check run by the HTTP protocol (0 allow, 1 answered, -1 hang up). */
+int server_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                       void *in, size_t len);
+size_t server_ws_pss_size(void);
+int server_ws_confirm(struct pw_server *srv, struct lws *wsi);
+
+#endif
