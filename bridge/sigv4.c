@@ -57,6 +57,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "bridge/sigv4.h"
+#include "pennyworth/encode.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -174,39 +175,19 @@ size_t bridge_sigv4_uri_encode(char *dst, size_t cap, const char *s, size_t len,
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode `n` bytes of `s` (valid %XX only) and re-encode them with
  * the unreserved set: "%e1%88%b4" and raw UTF-8 both give "%E1%88%B4". */
 static void put_recoded(struct sb *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (c == '%' && i + 2 < n && pw_hex_digit(s[i + 1]) >= 0 &&
+            pw_hex_digit(s[i + 2]) >= 0) {
+            c = (char)(pw_hex_digit(s[i + 1]) * 16 + pw_hex_digit(s[i + 2]));
             i += 2;
         }
         put_encoded(b, &c, 1, false);
     }
-}
-
-static void to_hex(char *dst, const unsigned char *src, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        dst[2 * i] = hex[src[i] >> 4];
-        dst[2 * i + 1] = hex[src[i] & 15];
-    }
-    dst[2 * n] = '\0';
 }
 
 /* ---- crypto ------------------------------------------------------------ */
@@ -217,7 +198,7 @@ static bool sha256_hex(char out[65], const void *data, size_t len)
     unsigned int mdlen = 0;
     if (!EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         return false;
-    to_hex(out, md, 32);
+    pw_hex_encode(out, md, 32);
     return true;
 }
 
@@ -608,7 +589,7 @@ static bool derive_and_sign(char sig[65], const char *secret, const char *date,
               hmac(a, b, 32, service, strlen(service)) &&
               hmac(b, a, 32, "aws4_request", 12) && hmac(a, b, 32, sts, strlen(sts));
     if (ok)
-        to_hex(sig, a, 32);
+        pw_hex_encode(sig, a, 32);
     OPENSSL_cleanse(k, sizeof k);
     OPENSSL_cleanse(a, sizeof a);
     OPENSSL_cleanse(b, sizeof b);

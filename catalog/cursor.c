@@ -24,6 +24,8 @@
  */
 #include "catalog/catalog-int.h"
 
+#include "pennyworth/encode.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -34,60 +36,7 @@
 #define VERSION 1
 #define MAC_LEN 12
 #define RAW_LEN (1 + 8 + MAC_LEN)
-#define TEXT_LEN 28 /* base64url of RAW_LEN bytes, unpadded */
-
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* RAW_LEN is a multiple of 3, so there are no partial groups. */
-static void encode(const unsigned char raw[RAW_LEN], char out[TEXT_LEN + 1])
-{
-    char *w = out;
-    for (int i = 0; i < RAW_LEN; i += 3) {
-        unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
-        *w++ = alphabet[v >> 18 & 63];
-        *w++ = alphabet[v >> 12 & 63];
-        *w++ = alphabet[v >> 6 & 63];
-        *w++ = alphabet[v & 63];
-    }
-    *w = '\0';
-}
-
-static int value(char c)
-{
-    const char *p = c ? strchr(alphabet, c) : NULL;
-    return p ? (int)(p - alphabet) : -1;
-}
-
-static bool decode(const char *text, unsigned char raw[RAW_LEN])
-{
-    if (strlen(text) != TEXT_LEN)
-        return false;
-    for (int i = 0, o = 0; i < TEXT_LEN; i += 4, o += 3) {
-        unsigned v = 0;
-        for (int k = 0; k < 4; k++) {
-            int d = value(text[i + k]);
-            if (d < 0)
-                return false;
-            v = v << 6 | (unsigned)d;
-        }
-        raw[o] = (unsigned char)(v >> 16);
-        raw[o + 1] = (unsigned char)(v >> 8);
-        raw[o + 2] = (unsigned char)v;
-    }
-    return true;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#define TEXT_LEN PW_BASE64URL_LEN(RAW_LEN)
 
 static enum pw_err load_key(struct pw_catalog *cat, struct pw_error *err)
 {
@@ -100,12 +49,8 @@ static enum pw_err load_key(struct pw_catalog *cat, struct pw_error *err)
     const char *hex = sqlite3_step(st) == SQLITE_ROW
                           ? (const char *)sqlite3_column_text(st, 0)
                           : NULL;
-    bool ok = hex && strlen(hex) == 2 * sizeof cat->cursor_key;
-    for (size_t i = 0; ok && i < sizeof cat->cursor_key; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        cat->cursor_key[i] = (unsigned char)(hi << 4 | lo);
-    }
+    bool ok = hex && strlen(hex) == 2 * sizeof cat->cursor_key &&
+              pw_hex_decode(cat->cursor_key, hex, sizeof cat->cursor_key);
     sqlite3_finalize(st);
     if (!ok)
         return pw_error_set(err, PW_ERR_DB, NULL, "catalog_meta has no valid cursor_key");
@@ -149,7 +94,7 @@ enum pw_err catalog_cursor_encode(struct pw_catalog *cat, uint64_t offset,
     char *text = malloc(TEXT_LEN + 1);
     if (!text)
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
-    encode(raw, text);
+    pw_base64url_encode(text, raw, RAW_LEN);
     *out = text;
     return PW_OK;
 }
@@ -162,7 +107,8 @@ enum pw_err catalog_cursor_decode(struct pw_catalog *cat, const char *cursor,
     enum pw_err rc = load_key(cat, err);
     if (rc)
         return rc;
-    if (!decode(cursor, raw) || raw[0] != VERSION)
+    if (pw_base64url_decode(raw, RAW_LEN, cursor, strlen(cursor)) != RAW_LEN ||
+        raw[0] != VERSION)
         return pw_error_set(err, PW_ERR_INVALID, "/cursor", "cursor is malformed");
     sign(cat, raw, qhash, mac);
     if (CRYPTO_memcmp(mac, raw + 9, MAC_LEN) != 0)

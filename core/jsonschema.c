@@ -24,6 +24,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "pennyworth/jsonschema.h"
+#include "pennyworth/encode.h"
 
 #include "core/ecmare.h"
 #include "core/jsonvalue.h"
@@ -403,17 +404,6 @@ static enum pw_err target(struct cc *cc, json_t *s, const char *where, struct no
     return PW_OK;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Resolve a JSON pointer (from a URI fragment, so percent-decoded too)
  * inside the document. Returns a borrowed value or NULL.
@@ -428,7 +418,7 @@ static json_t *resolve(json_t *doc, const char *ptr)
         while (*ptr && *ptr != '/') {
             int c = (unsigned char)*ptr++;
             if (c == '%') {
-                int hi = hexval(ptr[0]), lo = hi < 0 ? -1 : hexval(ptr[1]);
+                int hi = pw_hex_digit(ptr[0]), lo = hi < 0 ? -1 : pw_hex_digit(ptr[1]);
                 if (lo < 0)
                     return NULL;
                 c = hi * 16 + lo;
