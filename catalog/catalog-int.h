@@ -177,6 +177,9 @@ struct catalog_row_error {
 bool catalog_row_parse(json_t *row, struct catalog_product *p, struct catalog_row_error *e);
 void catalog_product_clear(struct catalog_product *p);
 
+/* Code points in valid UTF-8 (continuation bytes are not counted). */
+size_t catalog_utf8_chars(const char *s);
+
 /* product.c --------------------------------------------------------------- */
 
 /* The column list catalog_product_json() expects, in order, for a query

@@ -34,6 +34,20 @@ static const char *opt_str(json_t *args, const char *key)
     return json_string_value(json_object_get(args, key));
 }
 
+/* The product named by the "id" argument (new), or NULL after finishing the
+ * call with a tool error that says why. */
+static json_t *product_arg(struct pw_mcp_call *call, json_t *args, void *ud)
+{
+    struct pw_error e = {0};
+    struct pw_catalog *cat = catalog_mcp_conn(ud, &e);
+    json_t *p = NULL;
+    if (!cat || pw_catalog_get(cat, opt_str(args, "id"), &p, &e) != PW_OK) {
+        fail_tool(call, &e);
+        return NULL;
+    }
+    return p;
+}
+
 /* A price in major units (a JSON number) to minor units, or -1 if absent. */
 static int64_t opt_price(json_t *args, const char *key)
 {
@@ -98,13 +112,9 @@ static void search_products(struct pw_mcp_call *call, json_t *args, void *ud)
 
 static void get_product(struct pw_mcp_call *call, json_t *args, void *ud)
 {
-    struct pw_error e = {0};
-    struct pw_catalog *cat = catalog_mcp_conn(ud, &e);
-    json_t *p = NULL;
-    if (!cat || pw_catalog_get(cat, opt_str(args, "id"), &p, &e) != PW_OK) {
-        fail_tool(call, &e);
+    json_t *p = product_arg(call, args, ud);
+    if (!p)
         return;
-    }
     char *text = catalog_mcp_render_product(p);
     pw_mcp_call_finish(call, pw_mcp_tool_result(p, text));
     free(text);
@@ -195,13 +205,9 @@ static void compare_products(struct pw_mcp_call *call, json_t *args, void *ud)
 
 static void check_availability(struct pw_mcp_call *call, json_t *args, void *ud)
 {
-    struct pw_error e = {0};
-    struct pw_catalog *cat = catalog_mcp_conn(ud, &e);
-    json_t *p = NULL;
-    if (!cat || pw_catalog_get(cat, opt_str(args, "id"), &p, &e) != PW_OK) {
-        fail_tool(call, &e);
+    json_t *p = product_arg(call, args, ud);
+    if (!p)
         return;
-    }
     json_t *qv = json_object_get(args, "quantity");
     json_int_t want = json_is_integer(qv) ? json_integer_value(qv) : 1;
     json_int_t stock = json_integer_value(json_object_get(p, "stock"));

@@ -75,16 +75,6 @@ static enum pw_err tokenizer(struct pw_catalog *cat, struct pw_error *err)
     return PW_OK;
 }
 
-/* Code points in a valid UTF-8 token. */
-static size_t chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
 /* How join() writes each word. */
 enum style {
     BARE,   /* iph (LIKE's wildcards and escape escaped) */
@@ -156,7 +146,7 @@ enum pw_err catalog_fts_query_build(struct pw_catalog *cat, const char *text,
         return pw_error_set(err, PW_ERR_DB, NULL, "tokenizer failed (%d)", trc);
     }
     if (t->n > 0) {
-        bool prefix = chars(t->word[t->n - 1]) >= 2;
+        bool prefix = catalog_utf8_chars(t->word[t->n - 1]) >= 2;
         q->ntokens = t->n;
         attempt(q, t, false, false);
         if (prefix)

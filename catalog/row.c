@@ -66,8 +66,7 @@ static bool in(const char *key, const char *const *list, size_t n)
     return false;
 }
 
-/* Code points in valid UTF-8. */
-static size_t chars(const char *s)
+size_t catalog_utf8_chars(const char *s)
 {
     size_t n = 0;
     for (; *s; s++)
@@ -102,7 +101,7 @@ static bool text(json_t *row, const char *a, const char *b, const char *field,
         t++;
     if (!*t)
         return required ? fail(e, field, "empty") : true;
-    if (chars(s) > max_chars)
+    if (catalog_utf8_chars(s) > max_chars)
         return fail(e, field, "longer than %zu characters", max_chars);
     *out = s;
     return true;
@@ -323,7 +322,7 @@ static bool read_tags(json_t *row, struct catalog_product *p, struct catalog_row
                 fail(e, "tags", "must be an array of strings");
                 goto out;
             }
-            if (chars(json_string_value(tag)) > CATALOG_SHORT_MAX) {
+            if (catalog_utf8_chars(json_string_value(tag)) > CATALOG_SHORT_MAX) {
                 fail(e, "tags", "a tag is longer than %d characters", CATALOG_SHORT_MAX);
                 goto out;
             }
