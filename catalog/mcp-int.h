@@ -37,6 +37,7 @@ char *catalog_mcp_render_product(json_t *p);
 char *catalog_mcp_render_list(json_t *products, const char *heading);
 
 enum pw_err catalog_mcp_add_tools(struct pw_catalog_mcp *cm, struct pw_error *err);
+enum pw_err catalog_mcp_add_export(struct pw_catalog_mcp *cm, struct pw_error *err);
 enum pw_err catalog_mcp_add_resources(struct pw_catalog_mcp *cm, struct pw_error *err);
 enum pw_err catalog_mcp_add_prompts(struct pw_catalog_mcp *cm, struct pw_error *err);
 

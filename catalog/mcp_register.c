@@ -121,6 +121,8 @@ enum pw_err pw_catalog_mcp_register(struct pw_mcp_server *srv, const char *db_pa
     if (rc == PW_OK)
         rc = catalog_mcp_add_tools(cm, err);
     if (rc == PW_OK)
+        rc = catalog_mcp_add_export(cm, err);
+    if (rc == PW_OK)
         rc = catalog_mcp_add_resources(cm, err);
     if (rc == PW_OK)
         rc = catalog_mcp_add_prompts(cm, err);

@@ -8,10 +8,17 @@
  * is PW_ERR_NOT_FOUND, which the engine answers as MCP's resource-not-found
  * error. All handlers run on worker threads.
  *
+ * Cache hints for 2026-07-28 clients follow how fast each thing moves:
+ * a product carries its stock (seconds), the stats count stock too, a
+ * category's page changes with its products (a minute), the category list
+ * only when categories come or go (ten minutes). Listeners of
+ * subscriptions/listen hear of changes sooner anyway.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "pennyworth/json.h"
 #include "catalog/mcp-int.h"
+#include "pennyworth/mcp_modern.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +53,7 @@ static void read_categories(struct pw_mcp_call *call, json_t *params, void *ud)
         pw_mcp_call_fail(call, &e);
         return;
     }
+    pw_mcp_call_cache_hint(call, 600000, false);
     contents(call, uri_of(params), json_pack("{s:o}", "categories", cats));
 }
 
@@ -58,6 +66,7 @@ static void read_stats(struct pw_mcp_call *call, json_t *params, void *ud)
         pw_mcp_call_fail(call, &e);
         return;
     }
+    pw_mcp_call_cache_hint(call, 10000, false);
     contents(call, uri_of(params), stats);
 }
 
@@ -71,6 +80,7 @@ static void read_product(struct pw_mcp_call *call, json_t *params, void *ud)
         pw_mcp_call_fail(call, &e);
         return;
     }
+    pw_mcp_call_cache_hint(call, 5000, false);
     contents(call, uri_of(params), p);
 }
 
@@ -140,6 +150,7 @@ static void read_category(struct pw_mcp_call *call, json_t *params, void *ud)
         return;
     }
     json_object_set_new(out, "category", json_string(q.category));
+    pw_mcp_call_cache_hint(call, 60000, false);
     contents(call, uri_of(params), out);
 }
 

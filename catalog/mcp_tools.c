@@ -11,6 +11,10 @@
  *
  * All handlers run on worker threads (PW_MCP_ON_WORKER).
  *
+ * check_availability asks a 2026-07-28 client that declared elicitation
+ * whether a smaller quantity will do when the stock is short (an
+ * input_required round trip); every other client gets the plain answer.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "catalog/mcp-int.h"
@@ -21,6 +25,7 @@
 #include <string.h>
 
 #include "catalog/mcp_schemas.h"
+#include "pennyworth/mcp_modern.h"
 
 /* Finishes with a tool error for a catalog failure. */
 static void fail_tool(struct pw_mcp_call *call, const struct pw_error *e)
@@ -203,16 +208,59 @@ static void compare_products(struct pw_mcp_call *call, json_t *args, void *ud)
     free(text);
 }
 
+/*
+ * The quantity a 2026-07-28 client settled on after being asked (see
+ * check_availability), or `want` when it was not asked or declined.
+ */
+static json_int_t settled_quantity(struct pw_mcp_call *call, json_int_t want)
+{
+    json_t *answer = json_object_get(pw_mcp_call_input_responses(call), "smaller_quantity");
+    const char *action = json_string_value(json_object_get(answer, "action"));
+    json_t *q = json_object_get(json_object_get(answer, "content"), "quantity");
+    if (action && strcmp(action, "accept") == 0 && json_is_integer(q) &&
+        json_integer_value(q) >= 1 && json_integer_value(q) < want)
+        return json_integer_value(q);
+    return want;
+}
+
+/*
+ * Asks a modern client that can show a form whether a smaller quantity
+ * will do (a multi-round-trip request: the client retries with the answer).
+ * Asked once: the retry carries our sealed state and is answered as is.
+ */
+static bool ask_smaller(struct pw_mcp_call *call, json_t *p, json_int_t want, json_int_t stock)
+{
+    json_t *caps = pw_mcp_call_client_capabilities(call);
+    if (!pw_mcp_call_modern(call) || pw_mcp_call_request_state(call) || stock <= 0 ||
+        !json_object_get(caps, "elicitation"))
+        return false;
+    char msg[300];
+    snprintf(msg, sizeof msg, "Only %" JSON_INTEGER_FORMAT " of %s in stock (you asked for %"
+             JSON_INTEGER_FORMAT "). Check a smaller quantity?", stock,
+             json_string_value(json_object_get(p, "name")), want);
+    json_t *ask = json_pack("{s:{s:s, s:{s:s, s:s, s:{s:s, s:{s:{s:s, s:i, s:I}}, s:[s]}}}}",
+                            "smaller_quantity", "method", "elicitation/create", "params",
+                            "mode", "form", "message", msg, "requestedSchema", "type", "object",
+                            "properties", "quantity", "type", "integer", "minimum", 1,
+                            "maximum", stock, "required", "quantity");
+    pw_mcp_call_input_required(call, ask, json_pack("{s:I}", "asked", want));
+    return true;
+}
+
 static void check_availability(struct pw_mcp_call *call, json_t *args, void *ud)
 {
     json_t *p = product_arg(call, args, ud);
     if (!p)
         return;
     json_t *qv = json_object_get(args, "quantity");
-    json_int_t want = json_is_integer(qv) ? json_integer_value(qv) : 1;
+    json_int_t want = settled_quantity(call, json_is_integer(qv) ? json_integer_value(qv) : 1);
     json_int_t stock = json_integer_value(json_object_get(p, "stock"));
     const char *avail = json_string_value(json_object_get(p, "availability"));
     bool ok = stock >= want && strcmp(avail, "out-of-stock") != 0;
+    if (!ok && ask_smaller(call, p, want, stock)) {
+        json_decref(p);
+        return;
+    }
     json_t *out = json_pack("{s:O, s:O, s:b, s:s, s:I, s:I}", "id", json_object_get(p, "id"),
                             "name", json_object_get(p, "name"), "available", ok,
                             "availability", avail, "stock", stock, "requested", want);

@@ -26,6 +26,14 @@ char *cli_db_path(const char *flag_value);
 int cli_catalog(int argc, char **argv);
 int cli_stdio(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_keys(int argc, char **argv);
+int cli_usage(int argc, char **argv);
+
+/* Calls a running server's admin API (url + path) with PENNYWORTH_ADMIN_KEY;
+ * on 0, *out is the new JSON answer; else the failure was printed. */
+struct json_t;
+int cli_admin_call(const char *url, const char *method, const char *path,
+                   const struct json_t *body, struct json_t **out);
 
 /* Opens the catalog read-write once to migrate it and, with seed, load the
  * demo catalog into an empty database. Returns 0, or 1 after printing why. */

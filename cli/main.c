@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
     {"stdio", "serve MCP over stdin/stdout (for clients that launch us)", cli_stdio},
     {"catalog", "import, search, export and inspect the product catalog", cli_catalog},
     {"serve", "serve MCP over WebSocket (/ws) and Streamable HTTP (/mcp)", cli_serve},
+    {"keys", "create, list, show, revoke, rotate and audit API keys", cli_keys},
+    {"usage", "requests, tokens and spend by key, model or day", cli_usage},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

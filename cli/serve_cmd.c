@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/bridge.h"
 #include "pennyworth/catalog_mcp.h"
 #include "pennyworth/log.h"
 #include "pennyworth/mcp.h"
@@ -75,6 +76,11 @@ static void usage(FILE *f)
             "  --grace-ms MS          how long a stop waits for work in flight (default 5000)\n"
             "  --ws-ping SECONDS      ping idle WebSockets after this long; drop them after\n"
             "                         twice that without a pong (default 30)\n"
+            "  --web-root DIR         serve the storefront page at / from DIR (default: the\n"
+            "                         web/ directory built or installed with pennyworth)\n"
+            "  --config FILE          LLM bridge configuration (model aliases, deployments);\n"
+            "                         without it openai/NAME and bedrock/MODEL_ID route by\n"
+            "                         prefix with credentials from the environment\n"
             "  --help                 this text\n",
             PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
 }
@@ -99,17 +105,20 @@ struct serve_opts {
     char host[256];
     int port;
     const char *db;
+    const char *config; /* LLM bridge (--config) */
     const char *tls_cert, *tls_key;
     const char *origins[MAX_ORIGINS];
     size_t norigins;
     long long max_body, idle_s, poll_ms, retry_ms, grace_ms, ping_s;
+    const char *web_root;
 };
 
 /* 0 ok, 1 --help shown, 2 usage error. */
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
-           O_GRACE, O_PING, O_HELP };
+           O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
+           O_CONFIG };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
@@ -123,6 +132,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"ws-ping", required_argument, NULL, O_PING},
         {"help", no_argument, NULL, O_HELP},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"web-root", required_argument, NULL, O_WEB_ROOT},
         {NULL, 0, NULL, 0},
     };
     snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
@@ -146,6 +157,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             break;
         }
         case O_DB: o->db = optarg; break;
+        case O_CONFIG: o->config = optarg; break;
         case O_CERT: o->tls_cert = optarg; break;
         case O_KEY: o->tls_key = optarg; break;
         case O_ORIGIN:
@@ -162,6 +174,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         case O_GRACE: num = &o->grace_ms; max = 600000; break;
         case O_PING: num = &o->ping_s; max = 3600; break;
         case O_HELP: usage(stdout); return 1;
+        case O_WEB_ROOT: o->web_root = optarg; break;
         default:
             fprintf(stderr, "pennyworth serve: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
@@ -200,6 +213,28 @@ static void on_tick(void *ud)
     pw_catalog_mcp_poll(t->cm);
 }
 
+/* The storefront page at "/" (a prefix row: /ws, /mcp and /v1/ are longer
+ * and still win): --web-root, else the web/ directory shipped with the
+ * binary; without one the server runs with MCP and the API only. */
+static enum pw_err attach_web(struct pw_server *srv, const char *dir,
+                              struct pw_server_static **out, struct pw_error *err)
+{
+    char found[4096];
+    if (!dir) {
+        struct pw_error miss = {0};
+        if (pw_server_static_locate("web", found, sizeof found, &miss) != PW_OK) {
+            pw_warn("serve: no storefront page (%s); pass --web-root DIR", miss.message);
+            return PW_OK;
+        }
+        dir = found;
+    }
+    struct pw_server_static_options wo = {.prefix = "/", .dir = dir};
+    enum pw_err rc = pw_server_add_static(srv, &wo, out, err);
+    if (rc == PW_OK)
+        pw_info("serve: storefront page at / from %s", pw_server_static_root(*out));
+    return rc;
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct serve_opts o;
@@ -220,6 +255,8 @@ int cli_serve(int argc, char **argv)
     struct pw_server *srv = NULL;
     struct pw_mcp_ws *ws = NULL;
     struct pw_mcp_http *http = NULL;
+    struct pw_bridge *bridge = NULL; /* the OpenAI-compatible API (/v1/...) */
+    struct pw_server_static *web = NULL;
     struct ticker ticker;
 
     struct pw_mcp_server_options mo = {
@@ -230,6 +267,10 @@ int cli_serve(int argc, char **argv)
     };
     if (pw_mcp_server_new(&mo, &mcp, &err) != PW_OK ||
         pw_catalog_mcp_register(mcp, db, &cm, &err) != PW_OK)
+        goto out;
+    /* The LLM bridge: its configuration is checked before anything binds. */
+    struct pw_bridge_options bo = {.config_path = o.config, .mcp = mcp};
+    if (pw_bridge_new(&bo, &bridge, &err) != PW_OK)
         goto out;
 
     struct pw_server_options so = {
@@ -268,6 +309,11 @@ int cli_serve(int argc, char **argv)
         pw_server_add_timer(srv, PW_CATALOG_MCP_POLL_MS, on_tick, &ticker, &err) != PW_OK)
         goto out;
     pw_mcp_server_set_waker(mcp, wake, srv);
+    /* The bridge after MCP: its wake hook runs after the engine's dispatch. */
+    if (pw_bridge_attach(bridge, srv, &err) != PW_OK)
+        goto out;
+    if (attach_web(srv, o.web_root, &web, &err) != PW_OK)
+        goto out;
     if (pw_server_listen(srv, &err) != PW_OK)
         goto out;
 
@@ -296,6 +342,8 @@ out:
         fprintf(stderr, "pennyworth serve: %s\n", err.message);
     pw_mcp_http_free(http);
     pw_mcp_ws_free(ws);
+    /* The bridge before the engine: it holds an in-process MCP session. */
+    pw_bridge_free(bridge);
     /* Results that workers posted after the loop stopped: their sessions are
      * gone, so delivering them only releases them. */
     if (mcp)
@@ -307,6 +355,7 @@ out:
     if (cm)
         pw_catalog_mcp_free(cm);
     pw_server_free(srv);
+    pw_server_static_free(web);
     free(db);
     return status;
 }

@@ -18,6 +18,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
+#include "mcp/modern-int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +54,8 @@ struct pw_mcp_call *mcp_call_new(struct pw_mcp_session *s, struct mcp_batch *b, 
         s->inflight->prev = c;
     s->inflight = c;
     s->ninflight++;
+    c->modern = s->modern; /* a modern request's context goes with its call */
+    s->modern = NULL;
     return c;
 }
 
@@ -66,6 +69,7 @@ void mcp_call_unref(struct pw_mcp_call *c)
     json_decref(c->params);
     json_decref(c->handler_params);
     json_decref(c->hook_data);
+    mcp_modern_free(c->modern);
     free(c->method);
     free(c);
 }
@@ -91,6 +95,7 @@ void mcp_call_start(struct pw_mcp_call *c, pw_mcp_handler fn, void *ud, unsigned
 {
     c->handler = fn;
     c->ud = ud;
+    c->flags = flags;
     c->handler_params = handler_params_new ? handler_params_new : json_object();
     if (flags & PW_MCP_ON_WORKER) {
         mcp_call_ref(c);
@@ -104,6 +109,8 @@ void mcp_call_deliver(struct pw_mcp_call *c, json_t *msg, bool is_error)
 {
     struct pw_mcp_session *s = c->session;
     json_t *resp = NULL;
+    if (s && !atomic_load(&c->cancelled) && c->modern)
+        msg = mcp_modern_decorate(c->srv, c->modern, msg, is_error);
     if (s && !atomic_load(&c->cancelled))
         resp = is_error ? mcp_error_response(c->id, msg) : mcp_response(c->id, msg);
     else
@@ -144,6 +151,8 @@ struct pw_mcp_call *mcp_session_find_call(struct pw_mcp_session *s, json_t *id)
  * are on it). Steals msg. */
 static void complete(struct pw_mcp_call *c, json_t *msg, bool is_error)
 {
+    if (atomic_load(&c->task) && mcp_task_finish(c, msg, is_error))
+        return; /* the call became a task: its answer is the task's (tasks.c) */
     if (atomic_exchange(&c->done, true)) {
         pw_errorlog("mcp: %s answered twice; the second answer is dropped", c->method);
         json_decref(msg);
@@ -164,6 +173,30 @@ static void complete(struct pw_mcp_call *c, json_t *msg, bool is_error)
     p->call = c;
     p->msg = msg;
     p->is_error = is_error;
+    mcp_post(c->srv, p);
+}
+
+void mcp_call_fail_json(struct pw_mcp_call *c, json_t *error_new)
+{
+    complete(c, error_new, true);
+}
+
+void mcp_call_answer_early(struct pw_mcp_call *c, json_t *result_new)
+{
+    if (mcp_on_loop(c->srv)) {
+        mcp_call_deliver(c, result_new, false);
+        return;
+    }
+    struct mcp_post *p = calloc(1, sizeof *p);
+    if (!p) {
+        pw_errorlog("mcp: out of memory handing over the task of %s", c->method);
+        json_decref(result_new);
+        return;
+    }
+    p->kind = MCP_POST_RESULT;
+    mcp_call_ref(c);
+    p->call = c;
+    p->msg = result_new;
     mcp_post(c->srv, p);
 }
 
@@ -201,6 +234,8 @@ bool pw_mcp_call_cancelled(const struct pw_mcp_call *call)
 
 json_t *pw_mcp_call_client_capabilities(const struct pw_mcp_call *call)
 {
+    if (call->modern)
+        return call->modern->caps;
     return call->session ? call->session->client_caps : NULL;
 }
 
@@ -212,7 +247,7 @@ static void notify(struct pw_mcp_call *c, json_t *note, int level)
         return;
     if (mcp_on_loop(c->srv)) {
         struct pw_mcp_session *s = c->session;
-        if (s && !atomic_load(&c->cancelled) && (level < 0 || level >= s->log_level))
+        if (s && !atomic_load(&c->cancelled) && (level < 0 || mcp_modern_log_ok(c, level)))
             mcp_send(s, note, c->id);
         else
             json_decref(note);

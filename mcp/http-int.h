@@ -89,7 +89,7 @@ int mcp_sse_prime(char *buf, size_t size, uint64_t no, uint64_t seq, int retry_m
 #define MCP_HTTP_E_TRANSPORT -32000
 #define MCP_HTTP_E_NO_SESSION -32001
 
-enum { MCP_HK_POST = 1, MCP_HK_STREAM = 2 };
+enum { MCP_HK_POST = 1, MCP_HK_STREAM = 2, MCP_HK_MODERN = 3 };
 
 struct mcp_hsess;
 
@@ -118,6 +118,7 @@ struct mcp_hpost {
     bool sse_ok;
     bool init;
     enum mcp_hpost_mode mode;
+    int64_t started_ms;         /* when the POST arrived (its connection's age) */
     struct mcp_hstream *stream; /* SSE mode */
     char origin[256];           /* for the CORS header ("" = none) */
     struct mcp_hpost *prev, *next;
@@ -149,6 +150,7 @@ struct pw_mcp_http {
     size_t nbuckets;
     size_t count;
     bool stopping;
+    struct mcp_hmodern *modern; /* revision 2026-07-28 requests (http_modern.c) */
 };
 
 int64_t mcp_http_now_ms(void);
@@ -180,5 +182,14 @@ void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_
                         const char *origin, bool with_sid);
 /* The route's on_close: the client of a POST or stream went away. */
 void mcp_http_detach(struct pw_server_req *r);
+
+/* http_modern.c: revision 2026-07-28 POSTs, each with a short-lived engine
+ * session. request: true when it took (and answered or holds) `r`;
+ * detach: true when `r` was one of its requests. */
+bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin);
+bool mcp_hmodern_detach(struct pw_server_req *r);
+void mcp_hmodern_sweep(struct pw_mcp_http *h, int64_t now);
+void mcp_hmodern_stop(struct pw_mcp_http *h);
+void mcp_hmodern_free_all(struct pw_mcp_http *h);
 
 #endif

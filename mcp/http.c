@@ -27,7 +27,9 @@
  * JSON or SSE for a POST: SSE from the start when the client accepts only
  * SSE or a request carries a progressToken; otherwise the POST waits
  * undecided and answers with JSON if the answers come first, or switches to
- * SSE at the first message that is not an answer (http_session.c).
+ * SSE at the first message that is not an answer, or, when SEP-1699
+ * polling is on, once it has waited the polling interval, so that its
+ * connection can be closed and resumed like any other (http_session.c).
  *
  * The session state machine:
  *
@@ -397,7 +399,7 @@ static void do_options(struct reqctx *c)
     hd[n++] = "GET, POST, DELETE, OPTIONS";
     hd[n++] = "access-control-allow-headers";
     hd[n++] = "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, "
-              "last-event-id";
+              "last-event-id, mcp-method, mcp-name";
     hd[n++] = "access-control-max-age";
     hd[n++] = "600";
     hd[n] = NULL;
@@ -425,6 +427,8 @@ static void on_request(struct pw_server_req *r, void *ud)
         do_options(&c);
         return;
     }
+    if (mcp_hmodern_request(c.h, r, c.origin))
+        return; /* revision 2026-07-28 (http_modern.c) */
     char ver[64];
     n = pw_server_req_header(r, "mcp-protocol-version", ver, sizeof ver);
     if (n == -2 || (n >= 0 && !version_known(ver))) {
@@ -446,7 +450,8 @@ static void on_request(struct pw_server_req *r, void *ud)
 static void on_close(struct pw_server_req *r, void *ud)
 {
     (void)ud;
-    mcp_http_detach(r);
+    if (!mcp_hmodern_detach(r))
+        mcp_http_detach(r);
 }
 
 static const struct pw_server_handler handler = {
@@ -461,6 +466,7 @@ static void on_timer(void *ud)
 {
     struct pw_mcp_http *h = ud;
     int64_t now = mcp_http_now_ms();
+    mcp_hmodern_sweep(h, now);
     for (size_t i = 0; i < h->nbuckets; i++) {
         for (struct mcp_hsess *s = h->buckets[i], *next; s; s = next) {
             next = s->hnext;
@@ -475,6 +481,7 @@ static void on_stop(void *ud)
 {
     struct pw_mcp_http *h = ud;
     h->stopping = true;
+    mcp_hmodern_stop(h);
     for (size_t i = 0; i < h->nbuckets; i++)
         for (struct mcp_hsess *s = h->buckets[i]; s; s = s->hnext)
             mcp_hsess_stop(s);
@@ -544,6 +551,7 @@ void pw_mcp_http_free(struct pw_mcp_http *h)
     for (size_t i = 0; i < h->nbuckets; i++)
         while (h->buckets[i])
             mcp_hsess_end(h->buckets[i], "server stopped");
+    mcp_hmodern_free_all(h);
     free(h->buckets);
     free(h);
 }

@@ -16,11 +16,13 @@
  *     which buffers in its replay ring while no GET is connected.
  *
  * A stream's connection: attach (mcp_hstream_attach, from a POST turning
- * SSE or from a GET) -> writes (stream_flush) -> end once its last answer
+ * SSE, or from a GET) -> writes (stream_flush) -> end once its last answer
  * is out, or detach when the client goes away (mcp_http_detach), or a
  * SEP-1699 close (sweep_stream: a `retry:` hint, then end; the client
- * resumes with GET + Last-Event-ID). Finished streams stay resumable for
- * RESUME_WINDOW_MS, at most MAX_RETAINED_STREAMS per session.
+ * resumes with GET + Last-Event-ID; a POST still undecided after the
+ * polling interval turns SSE first, mcp_hsess_sweep). Finished streams
+ * stay resumable for RESUME_WINDOW_MS, at most MAX_RETAINED_STREAMS per
+ * session.
  *
  * Service thread only (the engine's loop thread).
  *
@@ -328,6 +330,7 @@ struct mcp_hpost *mcp_hpost_new(struct mcp_hsess *s, struct pw_server_req *r, js
     p->batch = batch;
     p->sse_ok = sse_ok;
     p->init = init;
+    p->started_ms = mcp_http_now_ms();
     snprintf(p->origin, sizeof p->origin, "%s", origin);
     p->next = s->posts;
     if (s->posts)
@@ -477,9 +480,11 @@ void mcp_hpost_to_sse(struct mcp_hpost *p)
     p->stream = st;
     struct pw_server_req *r = p->req;
     p->req = NULL;
-    if (r)
+    if (r) {
         mcp_hstream_attach(st, r, 1, p->origin, p->init);
-    else
+        /* The connection is as old as the POST: polling counts from there. */
+        st->attached_ms = p->started_ms;
+    } else
         st->detached_ms = mcp_http_now_ms();
     size_t i;
     json_t *v;
@@ -608,6 +613,15 @@ void mcp_hsess_sweep(struct mcp_hsess *s, int64_t now)
         (s->state == MCP_HS_INIT && !s->posts && now - s->created_ms > INIT_TIMEOUT_MS)) {
         mcp_hsess_end(s, "initialize never completed");
         return;
+    }
+    /* SEP-1699 polling covers a POST still waiting for its answer too: it
+     * becomes an SSE stream (the priming event gives the client an id to
+     * resume from), which sweep_stream then closes with the retry hint. */
+    if (h->opt.sse_poll_ms > 0 && sess_polls(s)) {
+        for (struct mcp_hpost *p = s->posts; p; p = p->next)
+            if (p->mode == MCP_HP_UNDECIDED && p->req && p->sse_ok &&
+                now - p->started_ms >= h->opt.sse_poll_ms)
+                mcp_hpost_to_sse(p);
     }
     bool busy = s->posts != NULL;
     size_t retained = 0;

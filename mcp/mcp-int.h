@@ -99,6 +99,9 @@ struct mcp_vec {
 };
 
 struct mcp_batch;
+struct mcp_modern;
+struct mcp_modern_srv;
+struct mcp_task;
 
 struct pw_mcp_call {
     atomic_int refs;
@@ -121,6 +124,9 @@ struct pw_mcp_call {
     json_t *hook_data;
     const struct pw_jsonschema *hook_schema; /* borrowed from the registry */
     struct pw_mcp_call *next, *prev; /* the session's in-flight list */
+    struct mcp_modern *modern;      /* 2026-07-28 request context, or NULL (modern.c) */
+    unsigned flags;                 /* the handler's PW_MCP_* flags (mcp_call_start) */
+    _Atomic(struct mcp_task *) task; /* the task it became, or NULL (tasks.c) */
 };
 
 /* A server-to-client request waiting for its response. */
@@ -169,6 +175,7 @@ struct pw_mcp_server {
     struct mcp_post *post_head, *post_tail;  /* {post_lock} */
 
     struct mcp_workers *workers;
+    struct mcp_modern_srv *modern;           /* 2026-07-28 state, or NULL (modern.c) */
 };
 
 struct pw_mcp_session {
@@ -185,6 +192,7 @@ struct pw_mcp_session {
     struct pw_mcp_call *inflight;   /* linked by next/prev */
     size_t ninflight;
     struct pw_mcp_session *next, *prev; /* the server's session list */
+    struct mcp_modern *modern;      /* the modern request being dispatched (modern.c) */
 };
 
 /* server.c */
@@ -246,6 +254,10 @@ void mcp_call_start(struct pw_mcp_call *c, pw_mcp_handler fn, void *ud, unsigned
 void mcp_call_deliver(struct pw_mcp_call *c, json_t *msg, bool is_error); /* loop */
 void mcp_call_detach(struct pw_mcp_call *c); /* unlink from session, mark cancelled */
 struct pw_mcp_call *mcp_session_find_call(struct pw_mcp_session *s, json_t *id);
+void mcp_call_fail_json(struct pw_mcp_call *c, json_t *error_new); /* any thread */
+/* Answers the request with `result_new` (stolen) but keeps the call going
+ * for the task it became (tasks.c); any thread. */
+void mcp_call_answer_early(struct pw_mcp_call *c, json_t *result_new);
 
 /* outgoing.c */
 void mcp_outgoing_response(struct pw_mcp_session *s, json_t *msg);

@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
+#include "mcp/modern-int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,7 @@ static void ping(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id, json
 static void cancelled(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id, json_t *params)
 {
     json_t *rid = params ? json_object_get(params, "requestId") : NULL;
-    if (!mcp_valid_id(rid))
+    if (!mcp_valid_id(rid) || mcp_listen_cancel(s, rid))
         return;
     struct pw_mcp_call *c = mcp_session_find_call(s, rid);
     if (c && strcmp(c->method, "initialize") != 0)

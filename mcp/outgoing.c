@@ -56,6 +56,12 @@ enum pw_err pw_mcp_call_request(struct pw_mcp_call *call, const char *method,
                                 struct pw_error *err)
 {
     struct pw_mcp_session *s = call->session;
+    if (call->modern) { /* 2026-07-28 asks with input_required (mrtr.c) */
+        json_decref(params_new);
+        return pw_error_set(err, PW_ERR_UNSUPPORTED, NULL,
+                            "%s: a 2026-07-28 request cannot make server-to-client requests",
+                            method);
+    }
     if (!s || atomic_load(&call->cancelled)) {
         json_decref(params_new);
         return pw_error_set(err, PW_ERR_STATE, NULL, "%s: the request was cancelled", method);

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
+#include "mcp/modern-int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ static void notify_all(struct pw_mcp_server *srv, const char *method)
     for (struct pw_mcp_session *s = srv->sessions; s; s = s->next)
         if (s->state != MCP_NEW)
             mcp_send(s, mcp_notification(method, NULL), NULL);
+    mcp_listen_list_changed(srv, method);
 }
 
 enum pw_err pw_mcp_server_add_tool(struct pw_mcp_server *srv, const struct pw_mcp_tool *t,

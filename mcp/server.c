@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
+#include "mcp/modern-int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ void pw_mcp_server_free(struct pw_mcp_server *srv)
 {
     if (!srv)
         return;
+    mcp_tasks_cancel_all(srv); /* long task handlers see it and end */
     if (srv->workers)
         mcp_workers_stop(srv->workers);
     /* Workers are gone (they fail what they had not started). Their posts
@@ -83,6 +85,7 @@ void pw_mcp_server_free(struct pw_mcp_server *srv)
      * drops; every session is detached by now, so delivery just releases. */
     pw_mcp_server_dispatch(srv);
     mcp_registry_free(srv);
+    mcp_modern_srv_free(srv);
     pthread_mutex_destroy(&srv->post_lock);
     free(srv->name);
     free(srv->title);
@@ -115,6 +118,7 @@ static void updated_now(struct pw_mcp_server *srv, const char *uri)
 {
     for (struct pw_mcp_session *s = srv->sessions; s; s = s->next)
         mcp_session_notify_updated(s, uri);
+    mcp_listen_updated(srv, uri);
 }
 
 void pw_mcp_server_dispatch(struct pw_mcp_server *srv)
@@ -132,7 +136,7 @@ void pw_mcp_server_dispatch(struct pw_mcp_server *srv)
             break;
         case MCP_POST_NOTIFY:
             if (p->call->session && !atomic_load(&p->call->cancelled) &&
-                (p->log_level < 0 || p->log_level >= p->call->session->log_level))
+                (p->log_level < 0 || mcp_modern_log_ok(p->call, p->log_level)))
                 mcp_send(p->call->session, json_incref(p->msg), p->call->id);
             break;
         case MCP_POST_UPDATED:

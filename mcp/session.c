@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
+#include "mcp/modern-int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ void pw_mcp_session_free(struct pw_mcp_session *s)
     while (s->inflight)
         mcp_call_detach(s->inflight);
     mcp_outgoing_fail_session(s);
+    mcp_listen_drop_session(s);
     struct pw_mcp_server *srv = s->srv;
     if (s->prev)
         s->prev->next = s->next;
@@ -95,6 +97,8 @@ void mcp_send(struct pw_mcp_session *s, json_t *msg_new, json_t *related)
 void mcp_session_reply(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
                        json_t *body_new, bool is_error)
 {
+    if (s->modern)
+        body_new = mcp_modern_decorate(s->srv, s->modern, body_new, is_error);
     json_t *resp = is_error ? mcp_error_response(id, body_new) : mcp_response(id, body_new);
     if (b) {
         mcp_batch_expect(b);
@@ -140,6 +144,10 @@ static void handle_request(struct pw_mcp_session *s, struct mcp_batch *b, json_t
     }
     if (params && !json_is_object(params)) {
         reply_error(s, b, id, MCP_INVALID_PARAMS, "Invalid params: params must be an object");
+        return;
+    }
+    if (mcp_modern_wants(method, params)) {
+        mcp_modern_request(s, b, id, method, params); /* revision 2026-07-28 */
         return;
     }
     const struct mcp_method *row = mcp_find_method(method);

@@ -15,7 +15,8 @@
  * bits, bad continuation) and with 1007 on invalid UTF-8
  * (LWS_SERVER_OPTION_VALIDATE_UTF8); we close with 1003 on a binary message
  * (RFC 6455 7.4.1: data of a type the endpoint cannot accept) and 1009 when
- * a message passes the route's bound.
+ * a message passes the route's bound, or as soon as a frame's announced
+ * length shows it will.
  *
  * Sending: pw_server_ws_send queues one block per message; each WRITEABLE
  * writes exactly one (lws_write with LWS_PRE headroom). A peer that lets
@@ -192,7 +193,11 @@ static int on_receive(struct lws *wsi, struct ws_pss *pss, const char *in, size_
         close_now(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary messages are not accepted");
         return -1;
     }
-    if (len > c->route->max_message - c->len) {
+    /* A frame announces its length up front: one that cannot fit is refused
+     * on its first bytes, not after we buffered up to the bound. */
+    size_t rest = lws_remaining_packet_payload(wsi);
+    if (len > c->route->max_message - c->len ||
+        rest > c->route->max_message - c->len - len) {
         pw_info("server: WebSocket message over %zu bytes; closing with 1009",
                 c->route->max_message);
         close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");

@@ -199,6 +199,36 @@ void pw_server_ws_close(struct pw_server_ws *c, int status, const char *reason);
 void pw_server_ws_set_data(struct pw_server_ws *c, void *data);
 void *pw_server_ws_data(const struct pw_server_ws *c);
 
+/* Static files (server/static.c) -------------------------------------------------- */
+
+struct pw_server_static;
+
+struct pw_server_static_options {
+    const char *prefix;        /* URL prefix, starts and ends with '/'; NULL = "/" */
+    const char *dir;           /* the directory served (resolved once, at add time) */
+    const char *index;         /* file for paths ending in '/'; NULL = "index.html" */
+    size_t max_file;           /* largest file served, bytes (0 = 16 MiB) */
+};
+
+/* Adds a prefix route answering GET and HEAD with files below opt->dir:
+ * no dot segments, hidden files, or symlinks leading outside the directory;
+ * Content-Type by extension, ETag/Last-Modified with 304, no-cache; 404 and
+ * 405 otherwise. Longer routes ("/ws", "/mcp", "/v1/") still win. *out is
+ * new: free it with pw_server_static_free after pw_server_free. Before
+ * pw_server_listen. */
+enum pw_err pw_server_add_static(struct pw_server *srv, const struct pw_server_static_options *opt,
+                                 struct pw_server_static **out, struct pw_error *err);
+void pw_server_static_free(struct pw_server_static *st);
+
+/* The resolved directory a static route serves (borrowed). */
+const char *pw_server_static_root(const struct pw_server_static *st);
+
+/* Finds the directory `name` shipped with the running executable: NAME next
+ * to it (a build tree), else ../share/pennyworth/NAME (an installation).
+ * Copies the path into out; PW_ERR_NOT_FOUND when neither exists. */
+enum pw_err pw_server_static_locate(const char *name, char *out, size_t size,
+                                    struct pw_error *err);
+
 /* The loop ------------------------------------------------------------------------ */
 
 /* Calls fn(ud) on the service thread every `interval_ms` once listening. */

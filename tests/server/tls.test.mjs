@@ -2,11 +2,12 @@
 // `pennyworth serve --tls-cert --tls-key` then speaks https and wss only.
 // Covers a Streamable HTTP session, an SSE stream fed by `catalog set`, a
 // wss session, a TLS client vanishing mid-stream (no busy loop, fds
-// released), and plain HTTP being refused on the TLS port.
+// released), plain HTTP being refused on the TLS port, and a graceful stop
+// with wss and https calls in flight. The official SDKs run their full
+// sessions over wss and https in sdk-v1.test.mjs and sdk-v2.test.mjs.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import {
-  T, LATEST, startServer, runPw, rawWs, initialize, notification, request, fdCount, waitFor, sleep,
+  T, LATEST, startServer, runPw, rawWs, initialize, notification, request, fdCount, waitFor, sleep, makeCert,
 } from './lib/harness.mjs';
 
 // One HTTPS exchange; resolves {status, headers, body} (body read to the end
@@ -51,15 +52,9 @@ describe('TLS (https and wss)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-server-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-      '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { stdio: 'ignore', timeout: 20_000 });
-    ca = readFileSync(join(dir, 'cert.pem'));
-    srv = await startServer({
-      tag: 'tls', dir,
-      args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')],
-    });
+    const c = makeCert(dir);
+    ca = c.pem;
+    srv = await startServer({ tag: 'tls', dir, args: ['--tls-cert', c.cert, '--tls-key', c.key] });
     assert.equal(srv.scheme, 'https');
   });
 
@@ -156,5 +151,51 @@ describe('TLS (https and wss)', () => {
       s.on('secureConnect', () => { s.destroy(); resolve(); });
       s.on('error', reject);
     }), /self.signed|certificate/i);
+  });
+});
+
+describe('TLS graceful stop', () => {
+  it('SIGTERM with wss and https calls in flight: answered, 1001, exit 0', T, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-server-tls-stop-'));
+    const c = makeCert(dir);
+    const srv = await startServer({ tag: 'tls-stop', dir, removeDir: true, args: ['--tls-cert', c.cert, '--tls-key', c.key] });
+    try {
+      const init = await httpsRequest(srv.port, c.pem, { headers: H, body: JSON.stringify(initialize(LATEST, 1)) });
+      const sid = init.headers['mcp-session-id'];
+      const { ws } = await rawWs(srv.port, { tlsOptions: { ca: c.pem } });
+      ws.send(initialize(LATEST, 1));
+      assert.equal((await ws.nextMessage()).id, 1);
+      const ids = [];
+      ws.sock.cork(); // one write: the server reads them all at once
+      for (let i = 0; i < 50; i++) {
+        ids.push(100 + i);
+        ws.send(request('tools/call', { name: 'search_products', arguments: { query: 'a', limit: 50 } }, 100 + i));
+      }
+      ws.sock.uncork();
+      const calls = Array.from({ length: 5 }, (_, i) => httpsRequest(srv.port, c.pem, {
+        headers: { ...H, 'mcp-session-id': sid, connection: 'close' },
+        body: JSON.stringify(request('tools/call', { name: 'search_products', arguments: { query: 'a' } }, 500 + i)),
+      }).catch((e) => ({ status: 0, body: e.message })));
+      const answered = new Set([(await ws.nextMessage()).id]);
+      process.kill(srv.pid, 'SIGTERM');
+      let close;
+      for (;;) {
+        const m = await ws.nextMessage().catch((e) => e);
+        if (m instanceof Error) {
+          close = m.message;
+          break;
+        }
+        if (!m) break;
+        answered.add(m.id);
+      }
+      assert.match(close ?? '', /^closed 1001/);
+      assert.deepEqual(ids.filter((id) => !answered.has(id)), [], 'every wss call in flight was answered');
+      for (const r of await Promise.all(calls)) {
+        assert.ok([200, 503, 0].includes(r.status), `https status ${r.status}: ${r.body}`);
+      }
+      assert.deepEqual(await srv.exited, { code: 0, signal: null }, srv.stderr().slice(-3000));
+    } finally {
+      await srv.stop();
+    }
   });
 });

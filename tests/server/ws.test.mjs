@@ -112,6 +112,21 @@ describe('MCP over WebSocket', () => {
     assert.equal((await ws.waitClose()).code, 1009);
   });
 
+  it('closes with 1009 on the first bytes of a frame that announces more than 4 MiB', T, async () => {
+    const ws = await session();
+    const t0 = Date.now();
+    ws.sendFrame(OP.TEXT, 'z'.repeat(1000), { declare: 64 * 1024 * 1024 });
+    assert.equal((await ws.waitClose(5000)).code, 1009);
+    assert.ok(Date.now() - t0 < 2000, 'refused without waiting for the rest');
+  });
+
+  it('closes with 1009 when a fragment announces more than what is left of 4 MiB', T, async () => {
+    const ws = await session();
+    ws.sendFrame(OP.TEXT, 'a'.repeat(3 * 1024 * 1024), { fin: false });
+    ws.sendFrame(OP.CONT, 'b'.repeat(1000), { declare: 1024 * 1024 + 1 });
+    assert.equal((await ws.waitClose(5000)).code, 1009);
+  });
+
   it('closes with 1003 on a binary message', T, async () => {
     const ws = await session();
     ws.sendFrame(OP.BINARY, Buffer.from(JSON.stringify(request('ping', undefined, 5))));

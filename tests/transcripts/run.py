@@ -16,7 +16,10 @@ each a step (adding a case is adding a file):
                              the remaining recv steps
   {"comment": "..."}         ignored
 
-PATTERN is JSON compared exactly, except: the string "$any" matches any
+PATTERN is JSON compared exactly, except: the string "$save:NAME" matches
+any string and remembers it, and in a later "send" the string
+"$load:NAME" (or "$load:NAME+suffix") stands for it (for values the server
+makes up, like a sealed requestState); the string "$any" matches any
 value, "$string"/"$number"/"$int"/"$array"/"$object"/"$bool" match by type,
 and an object with the key "..." set to true may have further keys.
 
@@ -34,8 +37,28 @@ import time
 TIMEOUT = 10.0
 
 
+SAVED = {}
+
+
+def load(v):
+    """Replaces "$load:NAME[+suffix]" strings in a message to send."""
+    if isinstance(v, str) and v.startswith("$load:"):
+        name, _, suffix = v[6:].partition("+")
+        return SAVED.get(name, "") + suffix
+    if isinstance(v, dict):
+        return {k: load(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [load(x) for x in v]
+    return v
+
+
 def match(pat, val, path="$"):
     """Returns None when val matches pat, else a message naming the path."""
+    if isinstance(pat, str) and pat.startswith("$save:"):
+        if not isinstance(val, str):
+            return f"{path}: expected a string to save, got {json.dumps(val)[:200]}"
+        SAVED[pat[6:]] = val
+        return None
     if isinstance(pat, str) and pat.startswith("$"):
         kinds = {
             "$any": lambda v: True,
@@ -122,6 +145,7 @@ class Server:
 
 
 def run_case(binary, path):
+    SAVED.clear()
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "catalog.db")
         srv = Server(binary, db)
@@ -133,7 +157,8 @@ def run_case(binary, path):
                 step = json.loads(raw)
                 where = f"{os.path.basename(path)}:{n}"
                 if "send" in step:
-                    srv.send(json.dumps(step["send"], separators=(",", ":")).encode() + b"\n")
+                    msg = load(step["send"])
+                    srv.send(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
                 elif "send_raw" in step:
                     srv.send(step["send_raw"].encode("utf-8", "surrogateescape") + b"\n")
                 elif "send_bytes_hex" in step:

@@ -1,14 +1,21 @@
-// A recording, schema-validating wrapper around an SDK stdio client
-// transport.
+// A recording, schema-validating wrapper around an SDK client transport.
 //
 // The real SDK client drives the session: RecordingTransport is a Transport
-// (start/send/close, onmessage/onerror/onclose) that delegates to the SDK's
-// own StdioClientTransport (v1 or v2, whichever the test passes in). On the
-// way it records every request the client sends (to know which method each
-// response answers) and every line the server writes on stdout, byte for
-// byte, from the child's stdout pipe, so a line the SDK could not parse is
-// still seen. validate() then checks each server line against the official
-// schema of the negotiated revision:
+// (start/send/close, onmessage/onerror/onclose) that delegates to an SDK
+// transport (v1 or v2, whichever the test passes in). On the way it records
+// every request the client sends (to know which method each response
+// answers) and every message the server sent, as raw text taken before the
+// SDK parsed it, so a message the SDK could not parse is still seen:
+//
+//   StdioRecordingTransport  every stdout line of the child, byte for byte
+//                            (from the SDK stdio transport's child process)
+//   RecordingTransport       whatever a tap feeds to record(): one text per
+//                            message (lib/net-taps.mjs taps WebSocket frames
+//                            and Streamable HTTP bodies and SSE events; the
+//                            bodies of HTTP errors go to transportErrors)
+//
+// validate() then checks each server message against the official schema
+// of the negotiated revision:
 //
 //   response  -> JSONRPCResponse/JSONRPCResultResponse envelope + the result
 //                type of the request's method (tools/call -> CallToolResult,
@@ -20,6 +27,10 @@
 // The revision is the one the initialize result carries, or, for a
 // 2026-07-28 (stateless) exchange, the protocol version the client put in
 // the request's `_meta`.
+//
+// The generic class has no `stderr`/`pid`: SDK v2 treats a transport with
+// both as stdio-shaped (its version probe differs), so only the stdio
+// subclass has them.
 
 import { AssertionError } from 'node:assert';
 import { loadSchema, schemaRevisionFor, resultTypeFor, envelopeNames } from './schema.mjs';
@@ -37,46 +48,51 @@ function idKey(id) {
 }
 
 export class RecordingTransport {
-  // `inner` is an SDK StdioClientTransport that has not been started. Pass
-  // stderr: 'pipe' in its parameters to have the server's stderr kept for
-  // failure messages.
-  constructor(inner, { label = 'server' } = {}) {
-    this.inner = inner;
+  // `inner` is an SDK client transport that has not been started, or a
+  // function (recorder) => transport, for taps that must be wired into the
+  // transport when it is made (a recording fetch). `capture(inner,
+  // recorder)` runs once the transport has started (a tap on its socket).
+  constructor(inner, { label = 'server', capture } = {}) {
     this.label = label;
-    this.lines = [];        // every stdout line: {n, text, t}
+    this.unit = 'message';  // how violations name a recorded item
+    this.lines = [];        // every server message: {n, text, t}
     this.sent = [];         // every message the client sent: {msg, t}
     this.stderrText = '';
     this.revisionsSet = []; // versions the SDK told the transport about
-    this._partial = '';
     this.onmessage = undefined;
     this.onerror = undefined;
     this.onclose = undefined;
     this.sdkErrors = [];    // errors the SDK transport reported (e.g. unparsable lines)
-    inner.onmessage = (msg, extra) => this.onmessage?.(msg, extra);
-    inner.onerror = (err) => {
+    // HTTP error answers (status >= 400), whose bodies are transport errors
+    // rather than MCP messages: {status, method (of the request), text}
+    this.transportErrors = [];
+    this._capture = capture;
+    this.inner = typeof inner === 'function' ? inner(this) : inner;
+    this.inner.onmessage = (msg, extra) => this.onmessage?.(msg, extra);
+    this.inner.onerror = (err) => {
       this.sdkErrors.push(err);
       this.onerror?.(err);
     };
-    inner.onclose = () => this.onclose?.();
-    const err = inner.stderr;
-    if (err && typeof err.on === 'function') {
-      err.on('data', (chunk) => {
-        if (this.stderrText.length < 64 * 1024) this.stderrText += chunk.toString('utf8');
-      });
-    }
+    this.inner.onclose = () => this.onclose?.();
   }
 
-  // Both SDKs treat a transport with these as stdio-shaped.
-  get stderr() {
-    return this.inner.stderr;
-  }
-
-  get pid() {
-    return this.inner.pid;
+  // One raw server message, as it came off the wire.
+  record(text) {
+    this.lines.push({ n: this.lines.length + 1, text, t: Date.now() });
   }
 
   get sessionId() {
     return this.inner.sessionId;
+  }
+
+  get protocolVersion() {
+    return this.inner.protocolVersion;
+  }
+
+  // SDK v2 aborts a request's own stream instead of sending
+  // notifications/cancelled when the transport has one per request.
+  get hasPerRequestStream() {
+    return this.inner.hasPerRequestStream;
   }
 
   setProtocolVersion(version) {
@@ -84,29 +100,17 @@ export class RecordingTransport {
     this.inner.setProtocolVersion?.(version);
   }
 
-  async start() {
-    await this.inner.start();
-    const proc = this.inner._process;
-    if (!proc || !proc.stdout) {
-      throw new Error('RecordingTransport: the SDK stdio transport exposes no child process ' +
-        '(_process); the pinned SDK changed shape, update tests/interop/lib/recorder.mjs');
-    }
-    this.childPid = proc.pid;
-    this.exit = undefined; // {code, signal} once the server has exited
-    proc.on('exit', (code, signal) => {
-      this.exit = { code, signal };
-    });
-    proc.stdout.on('data', (chunk) => this._onStdout(chunk));
+  setSupportedProtocolVersions(versions) {
+    this.inner.setSupportedProtocolVersions?.(versions);
   }
 
-  _onStdout(chunk) {
-    this._partial += chunk.toString('utf8');
-    let nl;
-    while ((nl = this._partial.indexOf('\n')) >= 0) {
-      const text = this._partial.slice(0, nl);
-      this._partial = this._partial.slice(nl + 1);
-      this.lines.push({ n: this.lines.length + 1, text, t: Date.now() });
-    }
+  async terminateSession() {
+    return this.inner.terminateSession?.();
+  }
+
+  async start() {
+    await this.inner.start();
+    this._capture?.(this.inner, this);
   }
 
   async send(message, options) {
@@ -165,7 +169,7 @@ export class RecordingTransport {
     }
 
     const answered = new Set();
-    const where = (l, what) => `${this.label} stdout line ${l.n}${what ? ` (${what})` : ''}`;
+    const where = (l, what) => `${this.label} ${this.unit} ${l.n}${what ? ` (${what})` : ''}`;
 
     for (const l of this.lines) {
       const text = l.text.endsWith('\r') ? l.text.slice(0, -1) : l.text;
@@ -245,21 +249,24 @@ export class RecordingTransport {
       violations.push(`${where(l)}: neither a request, a notification nor a response\n  json: ${clip(text)}`);
     }
 
-    if (this._partial.length > 0) {
-      violations.push(`${this.label} stdout ended with an unterminated line: ${clip(JSON.stringify(this._partial))}`);
-    }
+    violations.push(...this.trailingViolations());
     return violations;
+  }
+
+  // What a subclass finds wrong beyond the messages themselves.
+  trailingViolations() {
+    return [];
   }
 
   _revision(version, l, what, violations, text) {
     if (typeof version !== 'string') {
-      violations.push(`${this.label} stdout line ${l.n} (${what}): cannot tell the protocol revision ` +
+      violations.push(`${this.label} ${this.unit} ${l.n} (${what}): cannot tell the protocol revision ` +
         `(no initialize result and no _meta protocol version)\n  json: ${clip(text)}`);
       return null;
     }
     const rev = schemaRevisionFor(version);
     if (!rev) {
-      violations.push(`${this.label} stdout line ${l.n} (${what}): protocol version ${JSON.stringify(version)} ` +
+      violations.push(`${this.label} ${this.unit} ${l.n} (${what}): protocol version ${JSON.stringify(version)} ` +
         `has no schema in fixtures/mcp-schema\n  json: ${clip(text)}`);
       return null;
     }
@@ -277,7 +284,7 @@ export class RecordingTransport {
       return `    at ${path}: ${e.message}${params}; value: ${clip(JSON.stringify(at) ?? 'undefined', 300)}`;
     });
     if (errs.length > shown.length) shown.push(`    ... ${errs.length - shown.length} more`);
-    violations.push(`${this.label} stdout line ${l.n} (${what}) does not match ${revName} ${def}:\n` +
+    violations.push(`${this.label} ${this.unit} ${l.n} (${what}) does not match ${revName} ${def}:\n` +
       `${shown.join('\n')}\n  json: ${clip(text)}`);
     return false;
   }
@@ -293,6 +300,63 @@ export class RecordingTransport {
       });
     }
     return this.lines.length;
+  }
+}
+
+// The stdio flavour: records every stdout line of the server child, byte
+// for byte, from the SDK stdio transport's child process, and keeps its
+// stderr for failure messages (pass stderr: 'pipe' in the transport's
+// parameters).
+export class StdioRecordingTransport extends RecordingTransport {
+  constructor(inner, { label = 'server' } = {}) {
+    super(inner, { label });
+    this.unit = 'stdout line';
+    this._partial = '';
+    const err = this.inner.stderr;
+    if (err && typeof err.on === 'function') {
+      err.on('data', (chunk) => {
+        if (this.stderrText.length < 64 * 1024) this.stderrText += chunk.toString('utf8');
+      });
+    }
+  }
+
+  // Both SDKs treat a transport with these as stdio-shaped.
+  get stderr() {
+    return this.inner.stderr;
+  }
+
+  get pid() {
+    return this.inner.pid;
+  }
+
+  async start() {
+    await this.inner.start();
+    const proc = this.inner._process;
+    if (!proc || !proc.stdout) {
+      throw new Error('StdioRecordingTransport: the SDK stdio transport exposes no child process ' +
+        '(_process); the pinned SDK changed shape, update tests/interop/lib/recorder.mjs');
+    }
+    this.childPid = proc.pid;
+    this.exit = undefined; // {code, signal} once the server has exited
+    proc.on('exit', (code, signal) => {
+      this.exit = { code, signal };
+    });
+    proc.stdout.on('data', (chunk) => this._onStdout(chunk));
+  }
+
+  _onStdout(chunk) {
+    this._partial += chunk.toString('utf8');
+    let nl;
+    while ((nl = this._partial.indexOf('\n')) >= 0) {
+      const text = this._partial.slice(0, nl);
+      this._partial = this._partial.slice(nl + 1);
+      this.record(text);
+    }
+  }
+
+  trailingViolations() {
+    if (this._partial.length === 0) return [];
+    return [`${this.label} stdout ended with an unterminated line: ${clip(JSON.stringify(this._partial))}`];
   }
 }
 

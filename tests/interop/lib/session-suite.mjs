@@ -1,16 +1,21 @@
-// One full stdio session against `PW_BIN stdio`, driven by a real MCP SDK
-// client: every tool, resource, template, prompt and completion of the
-// catalog contract, a resource subscription fed by a second process, ping,
-// progress and close; then every line the server wrote is validated against
-// the official schema of the negotiated revision (lib/recorder.mjs).
+// One full MCP session driven by a real SDK client: every tool, resource,
+// template, prompt and completion of the catalog contract, a resource
+// subscription fed by a second process (`pennyworth catalog set`), ping,
+// progress and close; then every message the server sent is validated
+// against the official schema of the negotiated revision
+// (lib/recorder.mjs).
 //
-// The SDK-specific parts (how to construct the client and transport, how to
-// register a notification handler, how to pass a progress callback) come
-// from an adapter, so the v1 and v2 suites cover exactly the same ground.
+// What differs per SDK (how to make the client and its transports, how to
+// register a notification handler, how to pass a progress callback) comes
+// from an adapter (lib/sdk-adapters.mjs); what differs per transport (where
+// the server runs, how its messages are tapped, how a session ends) comes
+// from a link: stdioLink here, the network links in
+// tests/server/lib/links.mjs. So the same scenario runs over stdio,
+// WebSocket and Streamable HTTP without a copy.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecordingTransport } from './recorder.mjs';
+import { StdioRecordingTransport } from './recorder.mjs';
 import {
   pwBin, freshDatabase, serverEnv, runPw, waitFor, killIfAlive, structured, errorText, TEST_TIMEOUT_MS,
 } from './env.mjs';
@@ -21,19 +26,50 @@ import {
 const T = { timeout: TEST_TIMEOUT_MS };
 
 /*
- * adapter = {
- *   name,                         suite title
- *   tag,                          short tag for temp dirs
- *   expectedVersion,              protocol version the client offers (and should get)
- *   makeClient(),                 a new SDK Client
- *   makeTransport(params),        a new SDK StdioClientTransport(params)
- *   onNotification(client, method, fn)
- *   callToolWithProgress(client, params, onprogress)
+ * link = {
+ *   name                      transport name for suite titles
+ *   async open(adapter, tag) -> {
+ *     rec                     a RecordingTransport around a new SDK transport
+ *     env                     environment for `pennyworth catalog ...` on the
+ *                             server's database
+ *     async finish(client)    ends the session the transport's way; resolves
+ *                             {check()}, which asserts that it ended cleanly
+ *     cleanup()               frees what is left (always called)
+ *   }
  * }
  */
-export function defineSessionSuite(adapter) {
-  describe(adapter.name, () => {
-    let db;
+export const stdioLink = {
+  name: 'stdio',
+  async open(adapter, tag) {
+    const db = freshDatabase(tag);
+    const env = serverEnv(db.path);
+    const rec = new StdioRecordingTransport(
+      adapter.transports.stdio({ command: pwBin(), args: ['stdio'], env, stderr: 'pipe' }),
+      { label: `${tag}:pennyworth` });
+    return {
+      rec,
+      env,
+      async finish(client) {
+        // The SDK closes the server's stdin, waits 2 s, then signals.
+        await client.close();
+        const exit = await waitFor(() => rec.exit, 5000, 'the server to exit');
+        return {
+          check() {
+            assert.deepEqual(exit, { code: 0, signal: null }, 'the server exits 0 on its own when stdin closes');
+          },
+        };
+      },
+      cleanup() {
+        killIfAlive(rec.childPid);
+        db.cleanup();
+      },
+    };
+  },
+};
+
+export function defineSessionSuite(adapter, link = stdioLink) {
+  describe(`${adapter.name} over ${link.name}`, () => {
+    let session;
     let client;
     let rec;
     let env;
@@ -41,23 +77,18 @@ export function defineSessionSuite(adapter) {
     const updated = [];
 
     before(async () => {
-      const bin = pwBin();
-      db = freshDatabase(adapter.tag);
-      env = serverEnv(db.path);
+      session = await link.open(adapter, `${adapter.tag}-${link.name.replace(/\W+/g, '')}`);
+      ({ rec, env } = session);
       client = adapter.makeClient();
       adapter.onNotification(client, 'notifications/resources/updated', (n) => {
         updated.push({ uri: n.params?.uri, t: Date.now() });
       });
-      rec = new RecordingTransport(
-        adapter.makeTransport({ command: bin, args: ['stdio'], env, stderr: 'pipe' }),
-        { label: `${adapter.tag}:pennyworth` });
       await client.connect(rec);
     }, T);
 
     after(async () => {
       if (!closed) await client?.close().catch(() => {});
-      killIfAlive(rec?.childPid);
-      db?.cleanup();
+      await session?.cleanup();
     });
 
     it('initialize: negotiates the client\'s revision, names the server, advertises capabilities', T, () => {
@@ -273,6 +304,8 @@ export function defineSessionSuite(adapter) {
         assert.fail(`${hit.message} (after the catalog set process exited; got ${JSON.stringify(updated.slice(before))})`);
       }
       assert.ok(hit.t - done <= 2000);
+      assert.ok(rec.messages().some((m) => m.method === 'notifications/resources/updated' && m.params?.uri === uri),
+        'the notification is among the recorded server messages');
       const p = resourceJson(await client.readResource({ uri }), uri);
       assert.equal((p.product ?? p).stock, 3, 'the re-read resource shows the new stock');
       await client.unsubscribeResource({ uri });
@@ -291,18 +324,82 @@ export function defineSessionSuite(adapter) {
       const sc = structured(res, 'search_products');
       assert.ok(Array.isArray(sc.products), 'products is an array');
       const sent = rec.sent.map((s) => s.msg).filter((m) => m.method === 'tools/call').pop();
-      assert.ok(sent.params?._meta?.progressToken !== undefined, 'the SDK sent a progressToken');
+      const token = sent.params?._meta?.progressToken;
+      assert.ok(token !== undefined, 'the SDK sent a progressToken');
       for (const p of progress) assert.equal(typeof p.progress, 'number', 'progress is a number');
+      // On the wire, whatever progress there is for the call comes before
+      // its response (SDKs may deliver them to the callback later).
+      const wire = rec.messages();
+      const answer = wire.findIndex((m) => m.id === sent.id && !('method' in m));
+      assert.ok(answer >= 0, 'the response was recorded');
+      wire.forEach((m, i) => {
+        if (m.method === 'notifications/progress' && m.params?.progressToken === token) {
+          assert.ok(i < answer, 'a progress notification came after the response');
+        }
+      });
     });
 
-    it('close ends the server, and every server message matched the schema', T, async () => {
-      // The SDK closes the server's stdin, waits 2 s, then signals.
-      await client.close();
+    it('close ends the session cleanly, and every server message matched the schema', T, async () => {
+      const end = await session.finish(client);
       closed = true;
-      const exit = await waitFor(() => rec.exit, 5000, 'the server to exit');
       const n = rec.assertValid();
-      assert.deepEqual(exit, { code: 0, signal: null }, 'the server exits 0 on its own when stdin closes');
-      assert.ok(n > 10, `recorded the session (${n} lines)`);
+      assert.deepEqual(rec.transportErrors, [], 'no HTTP errors in a well-behaved session');
+      end.check();
+      assert.ok(n > 10, `recorded the session (${n} messages)`);
+    });
+  });
+}
+
+// A v2 client with versionNegotiation 'auto': it probes with the 2026-07-28
+// `server/discover` first, and speaks 2026-07-28 when the server answers it
+// or falls back to initialize when it does not. Whatever it settles on must
+// work and match the schema.
+export function defineProbeSuite(adapter, link = stdioLink) {
+  describe(`${adapter.name} over ${link.name}`, () => {
+    let session;
+    let client;
+    let rec;
+    let closed = false;
+
+    before(async () => {
+      session = await link.open(adapter, `${adapter.tag}-${link.name.replace(/\W+/g, '')}`);
+      rec = session.rec;
+      client = adapter.makeClient();
+      await client.connect(rec);
+    }, T);
+
+    after(async () => {
+      if (!closed) await client?.close().catch(() => {});
+      await session?.cleanup();
+    });
+
+    it('negotiates a revision both sides support', T, (t) => {
+      const v = client.getNegotiatedProtocolVersion();
+      t.diagnostic(`negotiated ${v}`);
+      assert.ok(adapter.knownVersions.includes(v) || v === '2026-07-28', `negotiated ${v}`);
+      const probe = rec.sent.find((s) => s.msg.method === 'server/discover');
+      assert.ok(probe, 'the client probed with server/discover');
+    });
+
+    it('tools/list and a search work in the negotiated era', T, async () => {
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      assert.ok(tools.includes('search_products'), `search_products listed (got ${tools})`);
+      const res = await client.callTool({ name: 'search_products', arguments: { query: 'iphone', limit: 5 } });
+      const sc = structured(res, 'search_products');
+      assert.match(sc.products[0]?.name ?? '', /iphone/i);
+    });
+
+    it('close, and every server message (the probe included) matched the schema', T, async () => {
+      const end = await session.finish(client);
+      closed = true;
+      rec.assertValid();
+      // A server that does not speak the probe's revision over HTTP may refuse
+      // it at the transport level (400); nothing else may fail.
+      for (const e of rec.transportErrors) {
+        assert.equal(e.method, 'server/discover', `HTTP ${e.status} for ${e.method}: ${e.text}`);
+        assert.equal(e.status, 400, `the probe was refused with HTTP ${e.status}: ${e.text}`);
+      }
+      end.check();
     });
   });
 }

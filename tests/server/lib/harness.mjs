@@ -1,14 +1,16 @@
 // Test harness for the network tests: a real `pennyworth serve` on
 // 127.0.0.1 with an ephemeral port (--listen 127.0.0.1:0; the port is read
 // from the line the server prints), a fresh database per server, stopping by
-// PID, fd counting through /proc, a small raw WebSocket client (so tests can
-// send frames no well-behaved client would), and SSE helpers.
+// PID, fd and memory readings through /proc, self-signed certificates made
+// with the openssl CLI, raw HTTP exchanges on their own connections, a small
+// raw WebSocket client (so tests can send frames no well-behaved client
+// would), and SSE helpers.
 //
 // Every wait is bounded; every server is stopped (SIGTERM, then SIGKILL
 // after a bound) by its PID.
 
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -51,8 +53,10 @@ export async function waitFor(poll, ms, what) {
 }
 
 // Starts `pennyworth serve`; resolves once it printed its address.
-export async function startServer({ args = [], env = {}, tag = 'srv', dir } = {}) {
-  const own = !dir;
+// The database goes in `dir` (default: a new temporary directory); stop()
+// removes the directory when it made it, or when removeDir is set.
+export async function startServer({ args = [], env = {}, tag = 'srv', dir, removeDir = !dir } = {}) {
+  const own = removeDir;
   dir = dir ?? mkdtempSync(join(tmpdir(), `pw-server-${tag}-`));
   const db = join(dir, 'catalog.db');
   const child = spawn(pwBin(), ['serve', '--listen', '127.0.0.1:0', '--db', db, ...args], {
@@ -107,8 +111,36 @@ export function runPw(args, env = {}, timeoutMs = 15_000) {
   });
 }
 
+// The open file descriptors and the resident set size (bytes) of a process.
 export function fdCount(pid) {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+export function rssBytes(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+// TLS ------------------------------------------------------------------------------
+
+// Makes a self-signed certificate for localhost and 127.0.0.1 in `dir` with
+// the openssl CLI; returns {cert, key} paths and the PEM (to trust).
+export function makeCert(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+  { stdio: 'ignore', timeout: 20_000 });
+  return { cert, key, pem: readFileSync(cert, 'utf8') };
+}
+
+// Adds a PEM to the CAs this process trusts by default (fetch and the
+// platform WebSocket included), for clients that take no `ca` option.
+export function trustCert(pem) {
+  const now = tls.getCACertificates('default');
+  if (!now.includes(pem)) tls.setDefaultCACertificates([...now, pem]);
 }
 
 // JSON-RPC ----------------------------------------------------------------------
@@ -155,11 +187,52 @@ export async function openSession(srv, version = LATEST) {
   return sid;
 }
 
+// One HTTP/1.1 exchange on a connection of its own ("Connection: close", so
+// no client pool keeps server fds open); resolves {status (0 when the
+// connection ended without an answer), headers (lower case names), body}.
+export function rawHttp(port, method, path, headers = {}, body = '', ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('raw HTTP timed out')); }, ms);
+    sock.on('connect', () => {
+      const h = { host: `127.0.0.1:${port}`, connection: 'close', 'content-length': Buffer.byteLength(body), ...headers };
+      const lines = [`${method} ${path} HTTP/1.1`, ...Object.entries(h).map(([k, v]) => `${k}: ${v}`)];
+      sock.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    });
+    sock.on('data', (d) => { buf += d; });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const end = buf.indexOf('\r\n\r\n');
+      const lines = buf.slice(0, end < 0 ? buf.length : end).split('\r\n');
+      const headers = {};
+      for (const l of lines.slice(1)) {
+        const c = l.indexOf(':');
+        if (c > 0) headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
+      }
+      resolve({ status: Number(lines[0].split(' ')[1]) || 0, headers, body: end < 0 ? '' : buf.slice(end + 4) });
+    });
+  });
+}
+
+export const JSON_HEADERS = { 'content-type': 'application/json', accept: ACCEPT_BOTH };
+
+// A TCP connection to the server (resolves once connected).
+export function connect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
 // SSE ---------------------------------------------------------------------------
 
-// Reads an SSE body incrementally. events() yields {id, event, data, retry}
-// for every block (including priming blocks with empty data); comments are
-// counted in `comments`.
+// Reads an SSE body incrementally. next() resolves {id, event, data, retry,
+// t} for every block (including priming blocks with empty data; t is the
+// performance.now() of the read that completed it); comments are counted in
+// `comments`.
 export class SseReader {
   constructor(body) {
     this.reader = body.getReader();
@@ -194,6 +267,7 @@ export class SseReader {
           this.comments++;
           continue;
         }
+        ev.t = this.lastReadAt;
         return ev;
       }
       if (this.done) return null;
@@ -206,6 +280,7 @@ export class SseReader {
       ]).finally(() => clearTimeout(timer));
       if (r.done) this.done = true;
       else this.buf += this.decoder.decode(r.value, { stream: true });
+      this.lastReadAt = performance.now();
     }
   }
 
@@ -310,7 +385,9 @@ export class RawWs {
         off = 10;
       }
       if (this.buf.length < off + len) break;
-      const frame = { fin: !!(b0 & 0x80), opcode: b0 & 0x0f, payload: this.buf.subarray(off, off + len) };
+      const frame = {
+        fin: !!(b0 & 0x80), opcode: b0 & 0x0f, payload: this.buf.subarray(off, off + len), t: performance.now(),
+      };
       this.buf = this.buf.subarray(off + len);
       if (frame.opcode === OP.CLOSE) {
         this.closeFrame = {
@@ -343,8 +420,9 @@ export class RawWs {
     return this.frames.shift();
   }
 
-  // The next complete text message, parsed as JSON (control frames skipped).
-  async nextMessage(ms = 10_000) {
+  // The next complete text message, parsed as JSON (control frames
+  // skipped); with `stamped`, {msg, t}, t being when its last frame came in.
+  async nextMessage(ms = 10_000, { stamped = false } = {}) {
     let text = '';
     for (;;) {
       const f = await this.nextFrame(ms);
@@ -352,7 +430,7 @@ export class RawWs {
       if (f.opcode === OP.CLOSE) throw new Error(`closed ${this.closeFrame.code} ${this.closeFrame.reason}`);
       if (f.opcode !== OP.TEXT && f.opcode !== OP.CONT) continue;
       text += f.payload.toString('utf8');
-      if (f.fin) return JSON.parse(text);
+      if (f.fin) return stamped ? { msg: JSON.parse(text), t: f.t } : JSON.parse(text);
     }
   }
 
@@ -364,17 +442,20 @@ export class RawWs {
     }
   }
 
-  sendFrame(opcode, payload, { fin = true, rsv = 0, mask = true } = {}) {
+  // Sends one frame. `declare` puts another payload length in the header
+  // than the bytes sent (a frame cut short, or one announcing a huge size).
+  sendFrame(opcode, payload, { fin = true, rsv = 0, mask = true, declare } = {}) {
     const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload ?? '', 'utf8');
+    const n = declare ?? data.length;
     const head = [];
     head.push((fin ? 0x80 : 0) | (rsv << 4) | opcode);
     const m = mask ? 0x80 : 0;
-    if (data.length < 126) head.push(m | data.length);
-    else if (data.length < 65536) head.push(m | 126, data.length >> 8, data.length & 255);
+    if (n < 126) head.push(m | n);
+    else if (n < 65536) head.push(m | 126, n >> 8, n & 255);
     else {
       head.push(m | 127);
       const l = Buffer.alloc(8);
-      l.writeBigUInt64BE(BigInt(data.length));
+      l.writeBigUInt64BE(BigInt(n));
       head.push(...l);
     }
     let body = data;

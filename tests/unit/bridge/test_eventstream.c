@@ -19,44 +19,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "bridge/eventstream.h"
+#include "fixture_dir.h"
 
 /* ---- fixture helpers --------------------------------------------------- */
-
-static unsigned char *slurp(const char *dir, const char *name, size_t *len_out)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    unsigned char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    *len_out = len;
-    return buf;
-}
 
 static const char *const type_names[] = {
     "boolean", "boolean", "byte", "short", "integer", "long", "binary", "string",
@@ -194,9 +166,9 @@ static void stream_case(void **state)
 {
     const char *dir = *state;
     size_t len, jlen, elen = 0;
-    unsigned char *bin = slurp(dir, "stream.bin", &len);
-    unsigned char *jl = slurp(dir, "expected.jsonl", &jlen);
-    unsigned char *want_err = slurp(dir, "error", &elen);
+    unsigned char *bin = (unsigned char *)fixture_read(dir, "stream.bin", &len);
+    unsigned char *jl = (unsigned char *)fixture_read(dir, "expected.jsonl", &jlen);
+    unsigned char *want_err = (unsigned char *)fixture_read(dir, "error", &elen);
     assert_non_null(bin);
     assert_non_null(jl);
 
@@ -439,70 +411,15 @@ static void mutations_never_crash(void **state)
 
 /* ---- driver ------------------------------------------------------------ */
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int main(int argc, char **argv)
 {
-    size_t n = 0, cap = 16;
-    char **dirs = malloc(cap * sizeof *dirs);
-    if (!dirs)
-        return 1;
-    for (int a = 1; a < argc; a++) {
-        DIR *d = opendir(argv[a]);
-        if (!d) {
-            fprintf(stderr, "cannot open fixture directory %s\n", argv[a]);
-            return 1;
-        }
-        size_t first = n;
-        for (struct dirent *e; (e = readdir(d));) {
-            if (e->d_name[0] == '.')
-                continue;
-            size_t len = strlen(argv[a]) + strlen(e->d_name) + 2;
-            char *path = malloc(len);
-            struct stat st;
-            if (!path)
-                return 1;
-            snprintf(path, len, "%s/%s", argv[a], e->d_name);
-            if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                free(path);
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                char **more = realloc(dirs, cap * sizeof *dirs);
-                if (!more)
-                    return 1;
-                dirs = more;
-            }
-            dirs[n++] = path;
-        }
-        closedir(d);
-        qsort(dirs + first, n - first, sizeof *dirs, name_cmp);
-    }
-    if (argc > 1 && n == 0) {
-        fprintf(stderr, "no cases found\n");
-        return 1;
-    }
-    struct CMUnitTest *tests = calloc(n + 5, sizeof *tests);
-    if (!tests)
-        return 1;
-    size_t t = 0;
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(crc32_check_value);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(callback_stops_decoder);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(limits);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(encoder_rejects);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(mutations_never_crash);
-    for (size_t i = 0; i < n; i++) {
-        tests[t] = (struct CMUnitTest)cmocka_unit_test_prestate(stream_case, dirs[i]);
-        tests[t++].name = dirs[i];
-    }
-    int rc = _cmocka_run_group_tests("eventstream", tests, t, NULL, NULL);
-    for (size_t i = 0; i < n; i++)
-        free(dirs[i]);
-    free(dirs);
-    free(tests);
-    return rc;
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(crc32_check_value),
+        cmocka_unit_test(callback_stops_decoder),
+        cmocka_unit_test(limits),
+        cmocka_unit_test(encoder_rejects),
+        cmocka_unit_test(mutations_never_crash),
+    };
+    return fixture_run("eventstream", fixed, sizeof fixed / sizeof fixed[0], stream_case, NULL,
+                       argc, argv);
 }

@@ -22,55 +22,25 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "bridge/sigv4.h"
+#include "fixture_dir.h"
 
 #define MAX_HEADERS 32
 
 /* ---- fixture helpers --------------------------------------------------- */
 
-/* The whole file, NUL-terminated (new), or NULL if it does not exist. */
-static char *slurp(const char *dir, const char *name, size_t *len_out)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
 /* Expected text with trailing newlines removed (the suite has none, but an
  * editor may add one). */
 static char *expected(const char *dir, const char *name)
 {
-    char *s = slurp(dir, name, NULL);
+    char *s = fixture_read(dir, name, NULL);
     if (s) {
         size_t n = strlen(s);
         while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
@@ -118,7 +88,7 @@ static void parse_request(const char *dir, struct parsed *p)
 {
     memset(p, 0, sizeof *p);
     size_t len;
-    p->text = slurp(dir, "request.txt", &len);
+    p->text = fixture_read(dir, "request.txt", &len);
     assert_non_null(p->text);
     char *cur = p->text;
     char *line = next_line(&cur);
@@ -215,7 +185,7 @@ static void vector_case(void **state)
     const char *dir = *state;
     struct parsed p;
     parse_request(dir, &p);
-    char *ctx_text = slurp(dir, "context.json", NULL);
+    char *ctx_text = fixture_read(dir, "context.json", NULL);
     assert_non_null(ctx_text);
     json_error_t jerr;
     json_t *ctx = json_loads(ctx_text, 0, &jerr);
@@ -264,7 +234,7 @@ static void vector_case(void **state)
         check(dir, "header", "canonical-request", res.canonical_request);
         check(dir, "header", "string-to-sign", res.string_to_sign);
         check(dir, "header", "signature", res.signature);
-        char *signed_req = slurp(dir, "header-signed-request.txt", NULL);
+        char *signed_req = fixture_read(dir, "header-signed-request.txt", NULL);
         char *want_auth = signed_req ? auth_line(signed_req) : NULL;
         if (want_auth)
             assert_string_equal(res.authorization, want_auth);
@@ -439,69 +409,14 @@ static void added_headers(void **state)
 
 /* ---- driver ------------------------------------------------------------ */
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int main(int argc, char **argv)
 {
-    size_t n = 0, cap = 16;
-    char **dirs = malloc(cap * sizeof *dirs);
-    if (!dirs)
-        return 1;
-    for (int a = 1; a < argc; a++) {
-        DIR *d = opendir(argv[a]);
-        if (!d) {
-            fprintf(stderr, "cannot open fixture directory %s\n", argv[a]);
-            return 1;
-        }
-        size_t first = n;
-        for (struct dirent *e; (e = readdir(d));) {
-            if (e->d_name[0] == '.')
-                continue;
-            size_t len = strlen(argv[a]) + strlen(e->d_name) + 2;
-            char *path = malloc(len);
-            struct stat st;
-            if (!path)
-                return 1;
-            snprintf(path, len, "%s/%s", argv[a], e->d_name);
-            if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                free(path);
-                continue;
-            }
-            if (n == cap) {
-                cap *= 2;
-                char **more = realloc(dirs, cap * sizeof *dirs);
-                if (!more)
-                    return 1;
-                dirs = more;
-            }
-            dirs[n++] = path;
-        }
-        closedir(d);
-        qsort(dirs + first, n - first, sizeof *dirs, name_cmp);
-    }
-    if (argc > 1 && n == 0) {
-        fprintf(stderr, "no cases found\n");
-        return 1;
-    }
-    struct CMUnitTest *tests = calloc(n + 4, sizeof *tests);
-    if (!tests)
-        return 1;
-    size_t t = 0;
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(uri_encode);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(rejects_bad_input);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(path_rules);
-    tests[t++] = (struct CMUnitTest)cmocka_unit_test(added_headers);
-    for (size_t i = 0; i < n; i++) {
-        tests[t] = (struct CMUnitTest)cmocka_unit_test_prestate(vector_case, dirs[i]);
-        tests[t++].name = dirs[i];
-    }
-    int rc = _cmocka_run_group_tests("sigv4", tests, t, NULL, NULL);
-    for (size_t i = 0; i < n; i++)
-        free(dirs[i]);
-    free(dirs);
-    free(tests);
-    return rc;
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(uri_encode),
+        cmocka_unit_test(rejects_bad_input),
+        cmocka_unit_test(path_rules),
+        cmocka_unit_test(added_headers),
+    };
+    return fixture_run("sigv4", fixed, sizeof fixed / sizeof fixed[0], vector_case, NULL, argc,
+                       argv);
 }

@@ -1,0 +1,545 @@
+/*
+ * The metrics registry (pennyworth/metrics.h): families of counters, gauges
+ * and histograms, each a list of labelled series, rendered in the
+ * Prometheus text format.
+ *
+ * Concurrency: a family's series form an append-only singly linked list.
+ * Readers (updates, rendering) walk it without a lock, loading each `next`
+ * with acquire order; a new series is fully built before it is published
+ * with a release store, under the family's mutex (so two threads that miss
+ * the same tuple at once create it once). Values are doubles kept as the
+ * bits of an atomic 64-bit word and updated with compare-and-swap, so an
+ * update never blocks and never tears. Series are never removed while the
+ * registry lives. The registry's family list is guarded by its mutex.
+ *
+ * Rendering reads each value once; a scrape that races updates sees every
+ * series at some recent value, and a histogram's count may be a few
+ * observations ahead of its buckets (as with every lock-free client).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "pennyworth/metrics.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pennyworth/log.h"
+
+enum kind { COUNTER, GAUGE, HISTOGRAM };
+
+static const char *const kind_names[] = {"counter", "gauge", "histogram"};
+
+struct series {
+    struct series *_Atomic next;
+    char *values[PW_METRICS_MAX_LABELS];
+    _Atomic uint64_t bits;        /* counter/gauge value, or histogram sum (double bits) */
+    _Atomic uint64_t count;       /* histogram observations */
+    _Atomic uint64_t buckets[];   /* histogram: per bucket, not cumulative; last = +Inf */
+};
+
+struct pw_metric {
+    struct pw_metric *next;       /* registry order; registry lock */
+    struct pw_metrics *reg;
+    enum kind kind;
+    char *name, *help;
+    size_t nlabels;
+    char *labels[PW_METRICS_MAX_LABELS];
+    double bounds[PW_METRICS_MAX_BUCKETS];
+    size_t nbounds;
+    pthread_mutex_t lock;         /* serialises series creation */
+    struct series *_Atomic head;
+    struct series *tail;          /* lock */
+    _Atomic size_t nseries;
+};
+
+struct pw_metrics {
+    pthread_mutex_t lock;         /* guards first/last */
+    struct pw_metric *first, *last;
+    struct pw_metric *dropped;    /* pennyworth_metrics_dropped_total */
+};
+
+const double PW_METRICS_LATENCY_BOUNDS[] = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+const size_t PW_METRICS_LATENCY_NBOUNDS =
+    sizeof PW_METRICS_LATENCY_BOUNDS / sizeof PW_METRICS_LATENCY_BOUNDS[0];
+
+static double from_bits(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static uint64_t to_bits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static void add_double(_Atomic uint64_t *p, double v)
+{
+    uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(p, &old, to_bits(from_bits(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* Registration --------------------------------------------------------------- */
+
+static bool name_ok(const char *s, bool colon)
+{
+    if (!s || !*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (const char *p = s; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '_' || (colon && *p == ':');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Why `name` is not a good name for a family of this kind, or NULL. */
+static const char *name_problem(enum kind k, const char *name)
+{
+    if (!name_ok(name, true))
+        return "not a valid metric name";
+    if (strncmp(name, "pennyworth_", 11) != 0)
+        return "metric names start with pennyworth_";
+    if (k == COUNTER && !ends_with(name, "_total"))
+        return "counter names end in _total";
+    if (k != COUNTER && ends_with(name, "_total"))
+        return "only counters end in _total";
+    if (k == HISTOGRAM && (ends_with(name, "_bucket") || ends_with(name, "_sum") ||
+                           ends_with(name, "_count")))
+        return "histogram names must not end in _bucket, _sum or _count";
+    return NULL;
+}
+
+static bool same_labels(const struct pw_metric *f, const char *const *labels)
+{
+    size_t n = 0;
+    while (labels && labels[n])
+        n++;
+    if (n != f->nlabels)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f->labels[i], labels[i]) != 0)
+            return false;
+    return true;
+}
+
+static void family_free(struct pw_metric *f)
+{
+    struct series *s = atomic_load(&f->head);
+    while (s) {
+        struct series *next = atomic_load(&s->next);
+        for (size_t i = 0; i < f->nlabels; i++)
+            free(s->values[i]);
+        free(s);
+        s = next;
+    }
+    for (size_t i = 0; i < f->nlabels; i++)
+        free(f->labels[i]);
+    pthread_mutex_destroy(&f->lock);
+    free(f->name);
+    free(f->help);
+    free(f);
+}
+
+static struct series *series_new(struct pw_metric *f, const char *const *values)
+{
+    size_t nb = f->kind == HISTOGRAM ? f->nbounds + 1 : 0;
+    struct series *s = calloc(1, sizeof *s + nb * sizeof s->buckets[0]);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < f->nlabels; i++) {
+        s->values[i] = strdup(values && values[i] ? values[i] : "");
+        if (!s->values[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(s->values[j]);
+            free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static bool series_is(const struct pw_metric *f, const struct series *s,
+                      const char *const *values)
+{
+    for (size_t i = 0; i < f->nlabels; i++)
+        if (strcmp(s->values[i], values && values[i] ? values[i] : "") != 0)
+            return false;
+    return true;
+}
+
+static struct series *find(struct pw_metric *f, const char *const *values)
+{
+    for (struct series *s = atomic_load_explicit(&f->head, memory_order_acquire); s;
+         s = atomic_load_explicit(&s->next, memory_order_acquire))
+        if (series_is(f, s, values))
+            return s;
+    return NULL;
+}
+
+/* The series for `values`, created if needed; NULL past the series cap. */
+static struct series *lookup(struct pw_metric *f, const char *const *values)
+{
+    struct series *s = find(f, values);
+    if (s)
+        return s;
+    pthread_mutex_lock(&f->lock);
+    s = find(f, values);
+    if (!s && atomic_load(&f->nseries) < PW_METRICS_MAX_SERIES) {
+        s = series_new(f, values);
+        if (s) {
+            if (f->tail)
+                atomic_store_explicit(&f->tail->next, s, memory_order_release);
+            else
+                atomic_store_explicit(&f->head, s, memory_order_release);
+            f->tail = s;
+            atomic_fetch_add(&f->nseries, 1);
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!s && f->reg && f->reg->dropped && f != f->reg->dropped)
+        pw_metric_add(f->reg->dropped, NULL, 1);
+    return s;
+}
+
+static struct pw_metric *family(struct pw_metrics *m, enum kind k, const char *name,
+                                const char *help, const char *const *labels,
+                                const double *bounds, size_t nbounds)
+{
+    if (!m)
+        return NULL;
+    const char *why = name_problem(k, name);
+    size_t n = 0;
+    while (!why && labels && labels[n]) {
+        if (!name_ok(labels[n], false) || strncmp(labels[n], "__", 2) == 0 ||
+            (k == HISTOGRAM && strcmp(labels[n], "le") == 0))
+            why = "bad label name";
+        n++;
+    }
+    if (!why && n > PW_METRICS_MAX_LABELS)
+        why = "too many labels";
+    if (!why && k == HISTOGRAM) {
+        if (nbounds > PW_METRICS_MAX_BUCKETS)
+            why = "too many buckets";
+        for (size_t i = 1; !why && i < nbounds; i++)
+            if (!(bounds[i] > bounds[i - 1]))
+                why = "bucket bounds must increase";
+    }
+    if (why) {
+        pw_errorlog("metrics: %s: %s", name ? name : "(null)", why);
+        return NULL;
+    }
+    pthread_mutex_lock(&m->lock);
+    for (struct pw_metric *f = m->first; f; f = f->next) {
+        if (strcmp(f->name, name) != 0)
+            continue;
+        pthread_mutex_unlock(&m->lock);
+        if (f->kind == k && same_labels(f, labels))
+            return f;
+        pw_errorlog("metrics: %s registered twice with different definitions", name);
+        return NULL;
+    }
+    struct pw_metric *f = calloc(1, sizeof *f);
+    bool ok = f != NULL;
+    if (ok) {
+        f->reg = m;
+        f->kind = k;
+        f->name = strdup(name);
+        f->help = strdup(help ? help : "");
+        pthread_mutex_init(&f->lock, NULL);
+        ok = f->name && f->help;
+        for (size_t i = 0; ok && i < n; i++) {
+            f->labels[i] = strdup(labels[i]);
+            ok = f->labels[i] != NULL;
+            f->nlabels = i + 1;
+        }
+        if (k == HISTOGRAM) {
+            memcpy(f->bounds, bounds, nbounds * sizeof bounds[0]);
+            f->nbounds = nbounds;
+        }
+    }
+    if (ok && n == 0)
+        ok = lookup(f, NULL) != NULL; /* a labelless family shows 0 before any update */
+    if (!ok) {
+        if (f)
+            family_free(f);
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+    }
+    if (m->last)
+        m->last->next = f;
+    else
+        m->first = f;
+    m->last = f;
+    pthread_mutex_unlock(&m->lock);
+    return f;
+}
+
+struct pw_metrics *pw_metrics_new(void)
+{
+    struct pw_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    m->dropped = pw_metrics_counter(m, "pennyworth_metrics_dropped_total",
+                                    "Metric updates dropped because a family had too many "
+                                    "label combinations.", NULL);
+    return m;
+}
+
+void pw_metrics_free(struct pw_metrics *m)
+{
+    if (!m)
+        return;
+    struct pw_metric *f = m->first;
+    while (f) {
+        struct pw_metric *next = f->next;
+        family_free(f);
+        f = next;
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static struct pw_metrics *default_registry;
+
+static void make_default(void) { default_registry = pw_metrics_new(); }
+
+struct pw_metrics *pw_metrics_default(void)
+{
+    pthread_once(&default_once, make_default);
+    return default_registry;
+}
+
+struct pw_metric *pw_metrics_counter(struct pw_metrics *m, const char *name,
+                                     const char *help, const char *const *labels)
+{
+    return family(m, COUNTER, name, help, labels, NULL, 0);
+}
+
+struct pw_metric *pw_metrics_gauge(struct pw_metrics *m, const char *name, const char *help,
+                                   const char *const *labels)
+{
+    return family(m, GAUGE, name, help, labels, NULL, 0);
+}
+
+struct pw_metric *pw_metrics_histogram(struct pw_metrics *m, const char *name,
+                                       const char *help, const char *const *labels,
+                                       const double *bounds, size_t nbounds)
+{
+    if (!bounds) {
+        bounds = PW_METRICS_LATENCY_BOUNDS;
+        nbounds = PW_METRICS_LATENCY_NBOUNDS;
+    }
+    return family(m, HISTOGRAM, name, help, labels, bounds, nbounds);
+}
+
+/* Updates -------------------------------------------------------------------- */
+
+void pw_metric_add(struct pw_metric *f, const char *const *values, double v)
+{
+    if (!f || f->kind == HISTOGRAM || (f->kind == COUNTER && !(v >= 0)))
+        return;
+    struct series *s = lookup(f, values);
+    if (s)
+        add_double(&s->bits, v);
+}
+
+void pw_metric_set(struct pw_metric *f, const char *const *values, double v)
+{
+    if (!f || f->kind != GAUGE)
+        return;
+    struct series *s = lookup(f, values);
+    if (s)
+        atomic_store_explicit(&s->bits, to_bits(v), memory_order_relaxed);
+}
+
+void pw_metric_observe(struct pw_metric *f, const char *const *values, double v)
+{
+    if (!f || f->kind != HISTOGRAM || isnan(v))
+        return;
+    struct series *s = lookup(f, values);
+    if (!s)
+        return;
+    size_t i = 0;
+    while (i < f->nbounds && v > f->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
+    add_double(&s->bits, v);
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+}
+
+double pw_metric_value(struct pw_metric *f, const char *const *values)
+{
+    struct series *s = f ? find(f, values) : NULL;
+    if (!s)
+        return 0;
+    if (f->kind == HISTOGRAM)
+        return (double)atomic_load(&s->count);
+    return from_bits(atomic_load(&s->bits));
+}
+
+/* Rendering ------------------------------------------------------------------ */
+
+struct out {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->oom)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (o->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(o->p, cap);
+        if (!p) {
+            o->oom = true;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+/* HELP text escapes backslash and newline; label values also the quote. */
+static void escaped(struct out *o, const char *s, bool quote)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            puts_(o, "\\\\");
+        else if (*s == '\n')
+            puts_(o, "\\n");
+        else if (quote && *s == '"')
+            puts_(o, "\\\"");
+        else
+            put(o, s, 1);
+    }
+}
+
+static void number(struct out *o, double v)
+{
+    char buf[64];
+    if (isnan(v))
+        snprintf(buf, sizeof buf, "NaN");
+    else if (isinf(v))
+        snprintf(buf, sizeof buf, "%s", v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, sizeof buf, "%.0f", v);
+    else
+        snprintf(buf, sizeof buf, "%.15g", v);
+    puts_(o, buf);
+}
+
+/* name{l1="v1",...[,le="x"]} value\n */
+static void line(struct out *o, const struct pw_metric *f, const struct series *s,
+                 const char *suffix, const char *le, double v)
+{
+    puts_(o, f->name);
+    puts_(o, suffix);
+    if (f->nlabels || le) {
+        puts_(o, "{");
+        for (size_t i = 0; i < f->nlabels; i++) {
+            if (i)
+                puts_(o, ",");
+            puts_(o, f->labels[i]);
+            puts_(o, "=\"");
+            escaped(o, s->values[i], true);
+            puts_(o, "\"");
+        }
+        if (le) {
+            puts_(o, f->nlabels ? ",le=\"" : "le=\"");
+            puts_(o, le);
+            puts_(o, "\"");
+        }
+        puts_(o, "}");
+    }
+    puts_(o, " ");
+    number(o, v);
+    puts_(o, "\n");
+}
+
+static void render_series(struct out *o, const struct pw_metric *f, const struct series *s)
+{
+    if (f->kind != HISTOGRAM) {
+        line(o, f, s, "", NULL, from_bits(atomic_load(&s->bits)));
+        return;
+    }
+    uint64_t cum = 0;
+    char le[64];
+    for (size_t i = 0; i <= f->nbounds; i++) {
+        cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
+        if (i < f->nbounds) {
+            struct out tmp = {0};
+            number(&tmp, f->bounds[i]);
+            snprintf(le, sizeof le, "%s", tmp.p ? tmp.p : "0");
+            free(tmp.p);
+        } else {
+            snprintf(le, sizeof le, "+Inf");
+        }
+        line(o, f, s, "_bucket", le, (double)cum);
+    }
+    line(o, f, s, "_sum", NULL, from_bits(atomic_load(&s->bits)));
+    line(o, f, s, "_count", NULL, (double)cum);
+}
+
+char *pw_metrics_render(struct pw_metrics *m, size_t *len)
+{
+    struct out o = {0};
+    puts_(&o, "");
+    if (!m)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    for (const struct pw_metric *f = m->first; f; f = f->next) {
+        puts_(&o, "# HELP ");
+        puts_(&o, f->name);
+        puts_(&o, " ");
+        escaped(&o, f->help, false);
+        puts_(&o, "\n# TYPE ");
+        puts_(&o, f->name);
+        puts_(&o, " ");
+        puts_(&o, kind_names[f->kind]);
+        puts_(&o, "\n");
+        for (const struct series *s = atomic_load_explicit(&f->head, memory_order_acquire);
+             s; s = atomic_load_explicit(&s->next, memory_order_acquire))
+            render_series(&o, f, s);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (o.oom) {
+        free(o.p);
+        return NULL;
+    }
+    if (len)
+        *len = o.len;
+    return o.p;
+}

@@ -1,0 +1,236 @@
+/*
+ * Usage records: batched by the writer thread with nothing lost on a clean
+ * close, aggregated by key, model and day, purged after the retention
+ * period, and (the crash test) at most the last second missing after the
+ * writing process is killed with SIGKILL.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void record(struct pw_access *acc, const char *key, const char *id, const char *model,
+                   int status, int64_t prompt, int64_t completion)
+{
+    struct pw_access_request req = {.api_key = key, .model = model};
+    struct pw_access_grant g;
+    pw_access_admit(acc, &req, &g);
+    assert_int_equal(g.status, 0);
+    struct pw_access_usage u = {.request_id = id, .route = "/v1/chat/completions",
+                                .model = model, .provider = "openai", .status = status,
+                                .prompt_tokens = prompt, .completion_tokens = completion,
+                                .latency_us = 2000, .upstream_us = 1500,
+                                .products = "[\"12\",\"7\"]"};
+    pw_access_finish(acc, &g, &u);
+}
+
+static json_t *report(struct pw_access *acc, enum pw_access_usage_by by, int64_t since)
+{
+    json_t *out = NULL;
+    struct pw_error err = {0};
+    if (pw_access_usage_report(acc, by, since, &out, &err) != PW_OK)
+        fail_msg("report: %s", err.message);
+    return out;
+}
+
+static int64_t total(json_t *rep, const char *field)
+{
+    return json_integer_value(json_object_get(json_object_get(rep, "total"), field));
+}
+
+static void clean_close_loses_nothing(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0};
+    struct pw_access *acc = at_open(dir, &clock, NULL, true);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    for (int i = 0; i < 1000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", i);
+        record(acc, key, id, i % 4 ? "gpt-4o-mini" : "gpt-4o", i % 10 ? 200 : 502, 100, 10);
+    }
+    pw_access_close(acc); /* no flush first: close must commit the queue */
+    acc = at_open(dir, &clock, NULL, false);
+    json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
+    assert_int_equal(total(rep, "requests"), 1000);
+    assert_int_equal(total(rep, "errors"), 100);
+    assert_int_equal(total(rep, "promptTokens"), 100000);
+    json_t *rows = json_object_get(rep, "rows");
+    assert_int_equal(json_array_size(rows), 2);
+    /* Dearest first: 250 x gpt-4o (250 + 100 micro-dollars each... rounded per call). */
+    json_t *top = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_object_get(top, "group")), "gpt-4o");
+    assert_int_equal(json_integer_value(json_object_get(top, "requests")), 250);
+    assert_int_equal(json_integer_value(json_object_get(top, "costMicros")), 250 * 350);
+    assert_int_equal(json_integer_value(json_object_get(top, "avgLatencyMs")), 2);
+    json_decref(rep);
+    rep = report(acc, PW_ACCESS_BY_KEY, 0);
+    assert_int_equal(json_array_size(json_object_get(rep, "rows")), 1);
+    json_decref(rep);
+    rep = report(acc, PW_ACCESS_BY_DAY, 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(rep, "rows"), 0), "group")),
+                        "2026-03-14");
+    json_decref(rep);
+    /* Since later than every record: nothing. */
+    rep = report(acc, PW_ACCESS_BY_MODEL, AT_T0 + 1);
+    assert_int_equal(total(rep, "requests"), 0);
+    json_decref(rep);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
+static void purge_after_retention(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0 - 3 * 86400000LL};
+    struct pw_access *acc = at_open(dir, &clock, "{\"usage\": {\"retentionDays\": 2}}", false);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    record(acc, key, "old", "gpt-4o", 200, 1, 1);
+    atomic_store(&clock.now, AT_T0 - 86400000LL);
+    record(acc, key, "recent", "gpt-4o", 200, 1, 1);
+    atomic_store(&clock.now, AT_T0);
+    assert_int_equal(pw_access_usage_purge(acc), 1);
+    json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
+    assert_int_equal(total(rep, "requests"), 1);
+    json_decref(rep);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct progress {
+    int64_t seq, mono;
+};
+
+/* The child: records in open mode, reporting each finished one. */
+static void child(const char *dir, int fd)
+{
+    struct pw_access *acc = at_open(dir, NULL, NULL, true);
+    for (int64_t seq = 1;; seq++) {
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)seq);
+        struct pw_access_request req = {0};
+        struct pw_access_grant g;
+        pw_access_admit(acc, &req, &g);
+        struct pw_access_usage u = {.request_id = id, .status = 200, .model = "gpt-4o"};
+        pw_access_finish(acc, &g, &u);
+        struct progress p = {seq, mono_ms()};
+        if (write(fd, &p, sizeof p) != sizeof p)
+            _exit(1);
+        struct timespec pause = {0, 500000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void crash_loses_at_most_a_second(void **state)
+{
+    char *dir = at_tmpdir();
+    struct pw_access *setup = at_open(dir, NULL, NULL, false); /* migrate before forking */
+    pw_access_close(setup);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        child(dir, fds[1]);
+    }
+    close(fds[1]);
+    /* Let it write for about 1.5 s, then kill it mid-stream. Every
+     * report is kept: when each record was finished. */
+    size_t cap = 1 << 16, n = 0;
+    struct progress *seen = malloc(cap * sizeof *seen), p;
+    assert_non_null(seen);
+    int64_t start = mono_ms();
+    while (mono_ms() - start < 1500 && read(fds[0], &p, sizeof p) == sizeof p) {
+        if (n == cap) {
+            cap *= 2;
+            seen = realloc(seen, cap * sizeof *seen);
+            assert_non_null(seen);
+        }
+        seen[n++] = p;
+    }
+    kill(pid, SIGKILL);
+    int64_t killed = mono_ms();
+    while (read(fds[0], &p, sizeof p) == sizeof p) {
+        if (n == cap) {
+            cap *= 2;
+            seen = realloc(seen, cap * sizeof *seen);
+            assert_non_null(seen);
+        }
+        seen[n++] = p;
+    }
+    close(fds[0]);
+    assert_true(n > 0);
+    struct progress last = seen[n - 1];
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+    assert_true(last.seq > 100);
+
+    char *path = at_path(dir, "access.db");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*), coalesce(max(CAST(request_id AS"
+                                        " INTEGER)), 0) FROM usage", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t count = sqlite3_column_int64(st, 0), max = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(path);
+    /* Batches commit in order: what is there is a prefix, 1..max. */
+    assert_int_equal(count, max);
+    assert_true(max <= last.seq);
+    /* Every record finished more than a second before the kill is there:
+     * the first missing one (seq max + 1) was finished within the last
+     * second. Reports are in seq order, seq k at index k - 1. */
+    print_message("crash test: %lld records finished, %lld committed, killed after %lld ms\n",
+                  (long long)last.seq, (long long)max, (long long)(killed - start));
+    assert_true(max > 0);
+    if (max < last.seq) {
+        const struct progress *first_missing = &seen[max];
+        assert_int_equal(first_missing->seq, max + 1);
+        if (first_missing->mono < killed - 1000)
+            fail_msg("record %lld finished %lld ms before the kill is missing",
+                     (long long)first_missing->seq,
+                     (long long)(killed - first_missing->mono));
+    }
+    free(seen);
+    at_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crash_loses_at_most_a_second),
+        cmocka_unit_test(clean_close_loses_nothing),
+        cmocka_unit_test(purge_after_retention),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
