@@ -82,6 +82,7 @@ struct node {
     size_t nprops;
     json_t *required;      /* borrowed array of strings, or NULL */
     struct node *additional, *items, *not_, *ref;
+    struct node *if_, *then_, *else_; /* then/else matter only with if */
     struct nodes all_of, any_of, one_of;
 };
 

@@ -14,7 +14,7 @@
  * be shared by threads. Its nodes borrow values (enum lists, limits,
  * property names) from the schema document, which it holds a reference to.
  * Every recursion is bounded: compile nesting by MAX_DEPTH, the chain of
- * subschemas applied in place ($ref, allOf, anyOf, oneOf, not) by
+ * subschemas applied in place ($ref, allOf, anyOf, oneOf, not, if/then/else) by
  * MAX_CHAIN (and a cycle of them that never descends into the instance is
  * refused at compile time), instance nesting by MAX_DEPTH.
  *
@@ -453,6 +453,9 @@ static const struct keyword {
     {"anyOf", kw_list, offsetof(struct node, any_of), false},
     {"oneOf", kw_list, offsetof(struct node, one_of), false},
     {"not", kw_schema, offsetof(struct node, not_), false},
+    {"if", kw_schema, offsetof(struct node, if_), false},
+    {"then", kw_schema, offsetof(struct node, then_), false},
+    {"else", kw_schema, offsetof(struct node, else_), false},
     {"$ref", kw_ref, 0, false},
 
     {"$schema", NULL, 0, false},
@@ -473,9 +476,6 @@ static const struct keyword {
     {"contentEncoding", NULL, 0, false},
     {"contentMediaType", NULL, 0, false},
 
-    {"if", NULL, 0, true},
-    {"then", NULL, 0, true},
-    {"else", NULL, 0, true},
     {"prefixItems", NULL, 0, true},
     {"contains", NULL, 0, true},
     {"minContains", NULL, 0, true},
@@ -536,7 +536,7 @@ static enum pw_err compile_node(struct cc *cc, struct node *n, json_t *s)
 }
 
 /*
- * Refuse cycles of in-place subschemas ($ref, allOf, anyOf, oneOf, not):
+ * Refuse cycles of in-place subschemas ($ref, allOf, anyOf, oneOf, not, if/then/else):
  * validating one would recurse without consuming the instance. `where` is
  * the $ref target we are inside, to point at in the error.
  */
@@ -553,11 +553,11 @@ static enum pw_err visit(struct cc *cc, struct node *n, const char *where, int d
             return cfail(cc, PW_ERR_INVALID,
                          "$ref cycle that never descends into the instance");
         return cfail(cc, PW_ERR_TOO_LARGE,
-                     "chain of $ref/allOf/anyOf/oneOf/not longer than %d", MAX_CHAIN);
+                     "chain of $ref/allOf/anyOf/oneOf/not/if longer than %d", MAX_CHAIN);
     }
     n->mark = 1;
     const struct nodes *lists[] = {&n->all_of, &n->any_of, &n->one_of};
-    struct node *one[] = {n->not_, n->ref};
+    struct node *one[] = {n->not_, n->ref, n->if_, n->then_, n->else_};
     enum pw_err rc = PW_OK;
     for (size_t l = 0; l < COUNT(lists) && !rc; l++)
         for (size_t i = 0; i < lists[l]->n && !rc; i++)

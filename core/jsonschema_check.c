@@ -562,6 +562,18 @@ static OUTLINE bool check_not(struct vc *vc, const struct node *not_, json_t *v)
     return true;
 }
 
+/* if/then/else: the outcome of `if` is not itself a violation; it only
+ * picks which of then/else (either may be absent) must hold. */
+static OUTLINE bool check_if(struct vc *vc, const struct node *n, json_t *v)
+{
+    struct report r;
+    bool matched = trial(vc, n->if_, v, &r);
+    if (vc->nomem)
+        return false;
+    const struct node *next = matched ? n->then_ : n->else_;
+    return !next || apply(vc, next, v);
+}
+
 static bool check_applicators(struct vc *vc, const struct node *n, json_t *v)
 {
     if (n->ref && !apply(vc, n->ref, v))
@@ -574,6 +586,8 @@ static bool check_applicators(struct vc *vc, const struct node *n, json_t *v)
     if (n->one_of.n && !check_one(vc, &n->one_of, v))
         return false;
     if (n->not_ && !check_not(vc, n->not_, v))
+        return false;
+    if (n->if_ && !check_if(vc, n, v))
         return false;
     return true;
 }

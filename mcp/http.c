@@ -427,6 +427,13 @@ static void on_request(struct pw_server_req *r, void *ud)
         do_options(&c);
         return;
     }
+    const struct pw_mcp_gate *gate = c.h->opt.gate;
+    char why[200] = "";
+    int refused = gate && gate->http ? gate->http(gate->ud, r, why, sizeof why) : 0;
+    if (refused) {
+        mcp_http_error(r, c.origin, refused, MCP_HTTP_E_TRANSPORT, why[0] ? why : "refused");
+        return;
+    }
     if (mcp_hmodern_request(c.h, r, c.origin))
         return; /* revision 2026-07-28 (http_modern.c) */
     char ver[64];

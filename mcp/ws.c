@@ -35,6 +35,7 @@ struct wsconn {
     struct pw_mcp_ws *w;
     struct pw_server_ws *c;
     struct pw_mcp_session *s;
+    void *gated;                /* the gate's state for this connection */
     bool closing;
     struct wsconn *prev, *next;
 };
@@ -45,6 +46,7 @@ struct pw_mcp_ws {
     struct wsconn *conns;
     size_t count;
     bool stopping;
+    const struct pw_mcp_gate *gate;
 };
 
 /* The engine's send(): one JSON text message on the socket. */
@@ -67,15 +69,28 @@ static void send_msg(void *ctx, json_t *msg, json_t *related)
 static int on_open(struct pw_server_ws *c, void *ud)
 {
     struct pw_mcp_ws *w = ud;
+    void *gated = NULL;
+    char why[200] = "";
+    if (w->gate && w->gate->ws_open &&
+        w->gate->ws_open(w->gate->ud, c, &gated, why, sizeof why) != 0) {
+        pw_server_ws_close(c, 1008, why[0] ? why : "not admitted");
+        return 0; /* closing; no session, so no data and nothing in on_close */
+    }
     struct wsconn *k = calloc(1, sizeof *k);
-    if (!k)
+    if (!k) {
+        if (gated && w->gate->ws_close)
+            w->gate->ws_close(w->gate->ud, gated);
         return -1;
+    }
     k->w = w;
     k->c = c;
+    k->gated = gated;
     struct pw_mcp_transport t = {.send = send_msg, .ctx = k};
     struct pw_error err = {0};
     if (pw_mcp_session_new(w->mcp, &t, &k->s, &err) != PW_OK) {
         pw_warn("mcp ws: cannot make a session: %s", err.message);
+        if (gated && w->gate->ws_close)
+            w->gate->ws_close(w->gate->ud, gated);
         free(k);
         return -1;
     }
@@ -88,12 +103,33 @@ static int on_open(struct pw_server_ws *c, void *ud)
     return 0;
 }
 
+/* Answers a refused message (with its id when it has one) and closes. */
+static void refuse(struct wsconn *k, const char *text, size_t len, const char *why)
+{
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    json_t *id = json_object_get(msg, "id");
+    json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+                            id ? id : json_null(), "error", "code", -32001, "message", why);
+    send_msg(k, err, NULL);
+    json_decref(err);
+    json_decref(msg);
+    k->closing = true;
+    pw_server_ws_close(k->c, 1008, "not admitted");
+}
+
 static void on_message(struct pw_server_ws *c, const char *text, size_t len, void *ud)
 {
-    (void)ud;
+    struct pw_mcp_ws *w = ud;
     struct wsconn *k = pw_server_ws_data(c);
-    if (k && !k->closing)
-        pw_mcp_session_receive(k->s, text, len);
+    if (!k || k->closing)
+        return;
+    char why[200] = "";
+    if (w->gate && w->gate->ws_message &&
+        w->gate->ws_message(w->gate->ud, k->gated, text, len, why, sizeof why) != 0) {
+        refuse(k, text, len, why[0] ? why : "not admitted");
+        return;
+    }
+    pw_mcp_session_receive(k->s, text, len);
 }
 
 static void on_close(struct pw_server_ws *c, void *ud)
@@ -111,6 +147,8 @@ static void on_close(struct pw_server_ws *c, void *ud)
     w->count--;
     k->closing = true;
     pw_mcp_session_free(k->s);
+    if (k->gated && w->gate->ws_close)
+        w->gate->ws_close(w->gate->ud, k->gated);
     free(k);
 }
 
@@ -155,6 +193,7 @@ enum pw_err pw_mcp_ws_attach(struct pw_server *srv, struct pw_mcp_server *mcp,
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "mcp ws: out of memory");
     w->srv = srv;
     w->mcp = mcp;
+    w->gate = opt ? opt->gate : NULL;
     struct pw_server_ws_route r = {
         .path = opt && opt->path ? opt->path : "/ws",
         .subprotocol = "mcp",
@@ -184,6 +223,8 @@ void pw_mcp_ws_free(struct pw_mcp_ws *w)
         struct wsconn *k = w->conns;
         w->conns = k->next;
         pw_mcp_session_free(k->s);
+        if (k->gated && w->gate->ws_close)
+            w->gate->ws_close(w->gate->ud, k->gated);
         free(k);
     }
     free(w);

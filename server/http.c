@@ -53,6 +53,14 @@
  *      (server.c); when it reports input or a hang-up on a watched socket,
  *      server_http_watch_fired drops that connection. Requests with a body
  *      need no watching: lws reads them (LRS_BODY) and sees the EOF itself.
+ *   6. While bytes of a response are queued (here or in lws), a no-progress
+ *      timeout runs: FLUSH_TIMEOUT_S from the last block handed to lws
+ *      (bodies are queued in BODY_PIECE blocks), so a client that stops
+ *      reading an answer larger than the socket buffers cannot hold the
+ *      connection and the answer forever (lws sets no timeout of its own
+ *      there); a request marked `kill` gets KILL_TIMEOUT_S, since a stuck
+ *      socket may never be writeable again. Once the queue drains the
+ *      timeout is cleared: a stream may idle.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -71,6 +79,13 @@
 
 /* Bytes a streamed response may have queued before we drop the client. */
 #define STREAM_MAX_QUEUE ((size_t)16 * 1024 * 1024)
+/* Seconds an answer may go without progress (a client that stopped reading)
+ * before the connection is dropped, and how soon a connection marked `kill`
+ * goes when it cannot even be written to. */
+#define FLUSH_TIMEOUT_S 20
+#define KILL_TIMEOUT_S 1
+/* A response body is queued in pieces of at most this many bytes. */
+#define BODY_PIECE ((size_t)256 * 1024)
 /* A declared body this many times over the bound is refused without
  * reading it (the connection closes); smaller ones are read and dropped so
  * the client sees the 413. */
@@ -96,7 +111,12 @@ struct pw_server_req {
     bool kill;                  /* drop the connection at the next writeable */
     bool tls;
     bool has_body;              /* lws reads this connection (LRS_BODY) */
+    bool flush_armed;           /* the no-progress timeout runs (invariant 6) */
     int watched_fd;             /* in the watch set (invariant 5), or -1 */
+    char peer[64];              /* the client's address ("" when unknown) */
+    char *query;                /* the query string without '?' ("" when none) */
+    char **extra;               /* pw_server_req_add_headers: name, value, ... */
+    size_t nextra;
     struct pw_server_req *prev, *next; /* srv->reqs */
 };
 
@@ -112,12 +132,21 @@ static struct pw_server *srv_of(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* The watch set (invariant 5) -------------------------------------------------- */
+/* Writing (invariant 6) and the watch set (invariant 5) ---------------------------- */
 
+/* Bytes are queued: asks for a writeable callback, with the no-progress
+ * timeout running. */
 static void want_write(struct pw_server_req *r)
 {
-    if (r->wsi && r->srv->ctx)
-        lws_callback_on_writable(r->wsi);
+    if (!r->wsi || !r->srv->ctx)
+        return;
+    if (r->kill) {
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, KILL_TIMEOUT_S);
+    } else if (r->out.bytes && !r->flush_armed) {
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, FLUSH_TIMEOUT_S);
+        r->flush_armed = true;
+    }
+    lws_callback_on_writable(r->wsi);
 }
 
 /* Invariant 5: watch a body-less request that is still being answered. */
@@ -195,6 +224,10 @@ static void req_free(struct pw_server_req *r)
         r->next->prev = r->prev;
     srv->nactive--;
     server_outq_clear(&r->out);
+    for (size_t i = 0; i < r->nextra; i++)
+        free(r->extra[i]);
+    free(r->extra);
+    free(r->query);
     free(r->path);
     free(r->body);
     free(r);
@@ -249,6 +282,13 @@ static int put_head(struct pw_server_req *r, int status, const char *ctype,
             return -1;
     }
     for (size_t i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2) {
+        if (strcasecmp(hdrs[i], "connection") == 0) {
+            /* A handler that wants the connection closed after this
+             * response (an SSE stream that ended with [DONE]): sent once,
+             * below, and honoured when the response is written. */
+            r->close_after |= strcasecmp(hdrs[i + 1], "close") == 0;
+            continue;
+        }
         char name[128];
         int n = snprintf(name, sizeof name, "%s:", hdrs[i]);
         if (n < 0 || (size_t)n >= sizeof name)
@@ -256,6 +296,16 @@ static int put_head(struct pw_server_req *r, int status, const char *ctype,
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
                                         (const unsigned char *)hdrs[i + 1],
                                         (int)strlen(hdrs[i + 1]), &p, end))
+            return -1;
+    }
+    for (size_t i = 0; i + 1 < r->nextra; i += 2) {
+        char name[128];
+        int n = snprintf(name, sizeof name, "%s:", r->extra[i]);
+        if (n < 0 || (size_t)n >= sizeof name)
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                        (const unsigned char *)r->extra[i + 1],
+                                        (int)strlen(r->extra[i + 1]), &p, end))
             return -1;
     }
     if (r->srv->stopping)
@@ -273,6 +323,54 @@ static int put_head(struct pw_server_req *r, int status, const char *ctype,
 
 const char *pw_server_req_method(const struct pw_server_req *r) { return r->method; }
 const char *pw_server_req_path(const struct pw_server_req *r) { return r->path; }
+const char *pw_server_req_peer(const struct pw_server_req *r) { return r->peer; }
+const char *pw_server_req_query(const struct pw_server_req *r)
+{
+    return r->query ? r->query : "";
+}
+
+enum pw_err pw_server_req_add_headers(struct pw_server_req *r, const char *const *headers)
+{
+    size_t n = 0;
+    while (headers && headers[n] && headers[n + 1])
+        n += 2;
+    if (!n)
+        return PW_OK;
+    char **grown = realloc(r->extra, (r->nextra + n) * sizeof *grown);
+    if (!grown)
+        return PW_ERR_NOMEM;
+    r->extra = grown;
+    for (size_t i = 0; i < n; i++) {
+        if (!(r->extra[r->nextra] = strdup(headers[i])))
+            return PW_ERR_NOMEM; /* whole pairs only go out (put_head) */
+        r->nextra++;
+    }
+    return PW_OK;
+}
+
+/* The query string as lws keeps it (one fragment per argument, '&' gone). */
+static char *query_of(struct lws *wsi)
+{
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    char *q = calloc(1, total > 0 ? (size_t)total + 64 : 1);
+    if (!q || total <= 0)
+        return q;
+    size_t len = 0, cap = (size_t)total + 64;
+    for (int i = 0;; i++) {
+        int fl = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (fl <= 0 || len + (size_t)fl + 2 > cap)
+            break;
+        if (len)
+            q[len++] = '&';
+        int n = lws_hdr_copy_fragment(wsi, q + len, (int)(cap - len), WSI_TOKEN_HTTP_URI_ARGS,
+                                      i);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    q[len] = '\0';
+    return q;
+}
 void pw_server_req_set_data(struct pw_server_req *r, void *data) { r->data = data; }
 void *pw_server_req_data(const struct pw_server_req *r) { return r->data; }
 bool pw_server_req_tls(const struct pw_server_req *r) { return r->tls; }
@@ -310,29 +408,34 @@ static int token_for(const char *name_colon)
     return tok;
 }
 
-int pw_server_req_header(struct pw_server_req *r, const char *name, char *buf, size_t size)
+int server_wsi_header(struct lws *wsi, const char *name, char *buf, size_t size)
 {
     char key[128];
     int kn = snprintf(key, sizeof key, "%s:", name);
-    if (!r->wsi || kn < 0 || (size_t)kn >= sizeof key || !size || size > INT32_MAX)
+    if (!wsi || kn < 0 || (size_t)kn >= sizeof key || !size || size > INT32_MAX)
         return -1;
     int t = token_for(key);
     if (t >= 0) {
-        int n = lws_hdr_total_length(r->wsi, (enum lws_token_indexes)t);
+        int n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
         if (n <= 0)
             return -1;
         if ((size_t)n >= size)
             return -2;
-        n = lws_hdr_copy(r->wsi, buf, (int)size, (enum lws_token_indexes)t);
+        n = lws_hdr_copy(wsi, buf, (int)size, (enum lws_token_indexes)t);
         return n < 0 ? -2 : n;
     }
-    int n = lws_hdr_custom_length(r->wsi, key, kn);
+    int n = lws_hdr_custom_length(wsi, key, kn);
     if (n < 0)
         return -1;
     if ((size_t)n >= size)
         return -2;
-    n = lws_hdr_custom_copy(r->wsi, buf, (int)size, key, kn);
+    n = lws_hdr_custom_copy(wsi, buf, (int)size, key, kn);
     return n < 0 ? -2 : n;
+}
+
+int pw_server_req_header(struct pw_server_req *r, const char *name, char *buf, size_t size)
+{
+    return server_wsi_header(r->wsi, name, buf, size);
 }
 
 enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const char *content_type,
@@ -343,8 +446,14 @@ enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const cha
         return PW_ERR_STATE;
     }
     r->state = R_FLUSH;
-    if (put_head(r, status, content_type, headers, (long long)len) ||
-        (len && !r->head && server_outq_push(&r->out, body, len, false))) {
+    int rc = put_head(r, status, content_type, headers, (long long)len);
+    /* In pieces, so the no-progress timeout (invariant 6) sees a slow
+     * client's progress through a large body. */
+    for (size_t off = 0; !rc && !r->head && off < len; off += BODY_PIECE) {
+        size_t n = len - off < BODY_PIECE ? len - off : BODY_PIECE;
+        rc = server_outq_push(&r->out, (const char *)body + off, n, false);
+    }
+    if (rc) {
         r->kill = true;
         want_write(r);
         return PW_ERR_NOMEM;
@@ -498,6 +607,8 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
     if (!r)
         return -1;
     pss->req = r;
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+    r->query = query_of(wsi);
     bool has_body = false;
     snprintf(r->method, sizeof r->method, "%s", "?");
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
@@ -601,9 +712,16 @@ static int on_writeable(struct lws *wsi, struct http_pss *pss)
         if (lws_write(wsi, p, n, LWS_WRITE_HTTP) < (int)n)
             return -1;
         server_outq_pop(&r->out);
-        if (r->out.head) {
+        if (r->out.head || lws_partial_buffered(wsi)) {
+            /* Progress: the client reads, so it gets the whole time again.
+             * (lws calls us back once what it buffered has gone.) */
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, FLUSH_TIMEOUT_S);
             lws_callback_on_writable(wsi);
             return 0;
+        }
+        if (r->flush_armed) {
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a stream may idle */
+            r->flush_armed = false;
         }
     }
     if (r->state != R_FLUSH)

@@ -169,6 +169,9 @@ void server_http_watch_fired(struct pw_server *srv);
 /* Writes a complete response now (only where lws allows a direct write:
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE). 0 ok, -1 failed. */
 int server_http_reply_now(struct lws *wsi, int status, const char *message);
+/* pw_server_req_header's look-up on any connection whose request headers
+ * lws still holds (an HTTP request, a WebSocket during its upgrade). */
+int server_wsi_header(struct lws *wsi, const char *name, char *buf, size_t size);
 /* The default JSON-RPC error body (new string, or NULL). */
 char *server_error_body(int status, const char *message);
 

@@ -56,6 +56,8 @@ struct pw_server_ws {
     struct server_outq out;
     void *data;                 /* the handler's */
     bool opened;                /* on_open accepted it: on_close is owed */
+    bool in_open;               /* inside on_open: the upgrade's headers are readable */
+    char peer[64];              /* the client's address ("" when unknown) */
     bool closing;               /* close once the queue has drained */
     int close_status;
     char reason[64];
@@ -69,6 +71,13 @@ struct ws_pss {
 size_t server_ws_pss_size(void) { return sizeof(struct ws_pss); }
 
 void pw_server_ws_set_data(struct pw_server_ws *c, void *data) { c->data = data; }
+
+int pw_server_ws_header(struct pw_server_ws *c, const char *name, char *buf, size_t size)
+{
+    return c->in_open ? server_wsi_header(c->wsi, name, buf, size) : -1;
+}
+
+const char *pw_server_ws_peer(const struct pw_server_ws *c) { return c->peer; }
 void *pw_server_ws_data(const struct pw_server_ws *c) { return c->data; }
 
 static const struct server_ws_route *route_by_path(const struct pw_server *srv, const char *path)
@@ -177,7 +186,11 @@ static int on_established(struct lws *wsi, struct ws_pss *pss)
     srv->nactive++;
     pss->c = c;
     c->opened = true;
-    if (rt->h->on_open && rt->h->on_open(c, rt->ud) != 0) {
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    c->in_open = true;
+    int refused = rt->h->on_open ? rt->h->on_open(c, rt->ud) : 0;
+    c->in_open = false;
+    if (refused) {
         c->opened = false;
         pw_server_ws_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "session refused");
     }

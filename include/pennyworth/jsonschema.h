@@ -14,7 +14,7 @@
  *   items (a single schema), minItems, maxItems, uniqueItems, minimum,
  *   maximum, exclusiveMinimum, exclusiveMaximum (numbers, as in 2020-12),
  *   multipleOf, minLength, maxLength (counted in Unicode code points),
- *   pattern, allOf, anyOf, oneOf, not, $ref to a JSON pointer inside the
+ *   pattern, allOf, anyOf, oneOf, not, if/then/else, $ref to a JSON pointer inside the
  *   same document ("#", "#/$defs/name", "#/definitions/name", ...), and the
  *   boolean schemas true and false.
  *
@@ -23,7 +23,7 @@
  * writeOnly, contentEncoding, contentMediaType; unknown keywords are ignored
  * too, as the specification asks.
  *
- * Rejected with PW_ERR_UNSUPPORTED: if/then/else, prefixItems, contains,
+ * Rejected with PW_ERR_UNSUPPORTED: prefixItems, contains,
  * minContains, maxContains, additionalItems, patternProperties,
  * propertyNames, dependentRequired, dependentSchemas, dependencies,
  * unevaluatedItems, unevaluatedProperties, $dynamicRef, $dynamicAnchor,

@@ -136,6 +136,16 @@ void *pw_server_req_data(const struct pw_server_req *r);
 /* True when the request came over TLS. */
 bool pw_server_req_tls(const struct pw_server_req *r);
 
+/* The client's address ("127.0.0.1", "::1"; "" when unknown), borrowed. */
+const char *pw_server_req_peer(const struct pw_server_req *r);
+/* The query string without its '?', arguments joined by '&' and
+ * URL-decoded ("" when none), borrowed. */
+const char *pw_server_req_query(const struct pw_server_req *r);
+/* Adds headers (a name/value list as for responses; copied) to whatever
+ * response this request gets, including one written by the route's
+ * `error` function: for headers owed on every answer (rate limits). */
+enum pw_err pw_server_req_add_headers(struct pw_server_req *r, const char *const *headers);
+
 /*
  * Headers for responses: a NULL-terminated array of alternating lower-case
  * names and values, e.g. {"mcp-session-id", id, NULL}; may be NULL.
@@ -195,6 +205,13 @@ enum pw_err pw_server_ws_send(struct pw_server_ws *c, const char *text, size_t l
 
 /* Closes after what is queued has been sent (bounded by a few seconds). */
 void pw_server_ws_close(struct pw_server_ws *c, int status, const char *reason);
+
+/* During on_open only: the upgrade request's header `name` (lower case), as
+ * pw_server_req_header (-1 absent or outside on_open, -2 too long); e.g.
+ * authorization, x-api-key, sec-websocket-protocol (every offered one). */
+int pw_server_ws_header(struct pw_server_ws *c, const char *name, char *buf, size_t size);
+/* The client's address ("" when unknown), borrowed. */
+const char *pw_server_ws_peer(const struct pw_server_ws *c);
 
 void pw_server_ws_set_data(struct pw_server_ws *c, void *data);
 void *pw_server_ws_data(const struct pw_server_ws *c);

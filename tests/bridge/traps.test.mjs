@@ -13,6 +13,7 @@
 
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { T, sleep } from '../server/lib/harness.mjs';
 import { openai } from './lib/deps.mjs';
 import { startBridge, stopBridge, collect, rawChat, readSse, assertOpenAIError, assertServing,
@@ -386,6 +387,31 @@ describe('SSE format', () => {
         b.assertClean();
       });
     }
+  }
+
+  // The stream's end is the connection's end: a keep-alive HTTP/1.1 client
+  // sees the socket closed right after [DONE] (fetch would hide that).
+  for (const P of BOTH) {
+    it(`${P.name}: the server closes the connection after [DONE]`, T, async () => {
+      P.fake(b).script(P.key, P.text('Closing time.'));
+      const body = JSON.stringify({ model: P.model, stream: true, messages: USER });
+      const url = new URL(b.base);
+      const sock = net.connect(Number(url.port), url.hostname);
+      sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\n` +
+        'Connection: keep-alive\r\nContent-Type: application/json\r\n' +
+        `X-Pennyworth-Context: off\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      let text = '';
+      sock.on('data', (d) => { text += d; });
+      const closed = await Promise.race([
+        new Promise((r) => sock.on('close', () => r(true))),
+        sleep(5_000).then(() => false),
+      ]);
+      sock.destroy();
+      assert.match(text, /^HTTP\/1\.1 200/);
+      assert.match(text, /data: \[DONE\]/);
+      assert.ok(closed, `the connection stayed open after [DONE]:\n${text.slice(0, 400)}`);
+      b.assertClean();
+    });
   }
 
   for (const P of BOTH) {

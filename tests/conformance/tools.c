@@ -121,9 +121,8 @@ static void error_handling(struct pw_mcp_call *call, json_t *params, void *ud)
 }
 
 /* The 2020-12 keywords the json-schema-2020-12 scenario looks for in the
- * listing. if/then/else is left out: our validator refuses it at
- * registration (pennyworth/jsonschema.h), and the scenario only requires it
- * from 2026-07-28 on. */
+ * listing, composition and conditionals included (the validator compiles
+ * and enforces them all). */
 static const char schema_2020_12[] =
     "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
     "\"$defs\":{\"address\":{\"$anchor\":\"addressDef\",\"type\":\"object\","
@@ -132,6 +131,9 @@ static const char schema_2020_12[] =
     "\"contactMethod\":{\"type\":\"string\",\"enum\":[\"phone\",\"email\"]},"
     "\"phone\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}},"
     "\"allOf\":[{\"anyOf\":[{\"required\":[\"phone\"]},{\"required\":[\"email\"]}]}],"
+    "\"if\":{\"properties\":{\"contactMethod\":{\"const\":\"phone\"}},"
+    "\"required\":[\"contactMethod\"]},"
+    "\"then\":{\"required\":[\"phone\"]},\"else\":{\"required\":[\"email\"]},"
     "\"additionalProperties\":false}";
 
 static void schema_tool(struct pw_mcp_call *call, json_t *params, void *ud)

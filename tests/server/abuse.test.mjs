@@ -17,7 +17,9 @@
 // (/proc/PID/status VmRSS) to within a tolerance of it.
 //
 // A WebSocket that stops reading while answers pile up is dropped once its
-// queue passes the bound (1008), and nobody else waits for it.
+// queue passes the bound (1008), an HTTP client that stops reading a large
+// answer once it has made no progress for 20 s, and nobody else waits for
+// either.
 //
 // Raw sockets carry the HTTP here ("Connection: close"), so no client
 // keep-alive pool holds server fds while they are counted.
@@ -212,12 +214,12 @@ function wellBehaved(srv, sid, ws) {
 }
 
 // A Streamable HTTP session opened over raw sockets; resolves its id.
-async function rawSession(port) {
-  const init = await rawHttp(port, 'POST', '/mcp', JSON_HEADERS, JSON.stringify(initialize(LATEST, 1)));
+async function rawSession(port, version = LATEST) {
+  const init = await rawHttp(port, 'POST', '/mcp', JSON_HEADERS, JSON.stringify(initialize(version, 1)));
   assert.equal(init.status, 200, init.body);
   const sid = init.headers['mcp-session-id'];
   assert.match(sid ?? '', /^[0-9a-f]{32}$/);
-  const n = await rawHttp(port, 'POST', '/mcp', { ...JSON_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': LATEST },
+  const n = await rawHttp(port, 'POST', '/mcp', { ...JSON_HEADERS, 'mcp-session-id': sid, 'mcp-protocol-version': version },
     JSON.stringify(notification('notifications/initialized')));
   assert.equal(n.status, 202);
   return sid;
@@ -372,6 +374,38 @@ describe('clients that misbehave', () => {
         assert.equal(r.code, 0, srv.stderr().slice(-3000));
       }
     });
+
+  it('an HTTP client that stops reading a large answer is dropped after 20 s without progress', T, async (t) => {
+    const srv = await startServer({ tag: 'slowhttp' });
+    let slow;
+    try {
+      // A 2025-03-26 batch of 100 searches: a ~4.5 MiB answer, more than
+      // the socket buffers hold. A first one, read, warms both workers.
+      const sid = await rawSession(srv.port, '2025-03-26');
+      const batch = (first) => JSON.stringify(Array.from({ length: 100 }, (_, i) => BIG_SEARCH(first + i)));
+      const headers = { ...JSON_HEADERS, accept: 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' };
+      const warm = await rawHttp(srv.port, 'POST', '/mcp', headers, batch(1), 30_000);
+      assert.equal(warm.status, 200);
+      assert.ok(warm.body.length > 4 * MiB, `the answer is large (${warm.body.length} bytes)`);
+      const baseline = await settledFds(srv.pid, 500);
+      slow = await connect(srv.port);
+      slow.pause();
+      const body = batch(1000);
+      slow.write(head(['POST /mcp HTTP/1.1', 'Host: x', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        `content-length: ${Buffer.byteLength(body)}`]) + body);
+      await waitFor(() => (fdCount(srv.pid) > baseline ? true : undefined), 5000, 'the slow connection to be accepted');
+      const t0 = Date.now();
+      const ok = await rawHttp(srv.port, 'POST', '/mcp', headers, JSON.stringify(request('ping', undefined, 7)));
+      assert.equal(ok.status, 200, 'others are served meanwhile');
+      await waitFor(() => (fdCount(srv.pid) <= baseline ? true : undefined), 40_000,
+        `the server to drop the client that does not read (fds ${fdCount(srv.pid)}, baseline ${baseline})`);
+      t.diagnostic(`dropped ${Date.now() - t0} ms after its request`);
+    } finally {
+      slow?.destroy();
+      const r = await srv.stop();
+      assert.equal(r.code, 0, srv.stderr().slice(-3000));
+    }
+  });
 
   it('a WebSocket that stops reading is dropped (1008) once its queue passes the bound; others go on', T, async () => {
     const srv = await startServer({ tag: 'slowreader' });

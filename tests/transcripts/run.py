@@ -14,6 +14,10 @@ each a step (adding a case is adding a file):
   {"sleep_ms": N}            wait
   {"close": true}            close the server's stdin; it must exit 0 after
                              the remaining recv steps
+  {"restart": {"env": {...}}}  close the server's stdin, require exit 0, and
+                             start a new server on the same database with
+                             these extra environment variables (state that
+                             must survive a restart, or must not)
   {"comment": "..."}         ignored
 
 PATTERN is JSON compared exactly, except: the string "$save:NAME" matches
@@ -102,8 +106,8 @@ def match(pat, val, path="$"):
 
 
 class Server:
-    def __init__(self, binary, db):
-        env = dict(os.environ, PENNYWORTH_LOG="error")
+    def __init__(self, binary, db, extra_env=None):
+        env = dict(os.environ, PENNYWORTH_LOG="error", **(extra_env or {}))
         self.p = subprocess.Popen([binary, "stdio", "--db", db], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         os.set_blocking(self.p.stdout.fileno(), False)
@@ -194,6 +198,16 @@ def run_case(binary, path):
                 elif "close" in step:
                     srv.p.stdin.close()
                     closed = True
+                elif "restart" in step:
+                    srv.p.stdin.close()
+                    try:
+                        rc = srv.p.wait(timeout=TIMEOUT)
+                    except subprocess.TimeoutExpired:
+                        return f"{where}: server did not exit before the restart"
+                    err = check_exit(srv.stop(), rc)
+                    if err:
+                        return f"{where}: before the restart: {err}"
+                    srv = Server(binary, db, step["restart"].get("env"))
                 elif "comment" in step:
                     pass
                 else:
@@ -210,10 +224,18 @@ def run_case(binary, path):
                 return f"{os.path.basename(path)}: unexpected extra line {line[:300]!r}"
         finally:
             stderr = srv.stop()
-        if "ERROR: AddressSanitizer" in stderr or "runtime error:" in stderr:
-            return f"{os.path.basename(path)}: sanitizer report:\n{stderr[-3000:]}"
-        if srv.p.returncode not in (0, -9):
-            return f"{os.path.basename(path)}: server exited {srv.p.returncode}: {stderr[-2000:]}"
+        err = check_exit(stderr, srv.p.returncode)
+        if err:
+            return f"{os.path.basename(path)}: {err}"
+    return None
+
+
+def check_exit(stderr, rc):
+    """Why a server's end was wrong (a sanitizer report, a bad status), or None."""
+    if "ERROR: AddressSanitizer" in stderr or "runtime error:" in stderr:
+        return f"sanitizer report:\n{stderr[-3000:]}"
+    if rc not in (0, -9):
+        return f"server exited {rc}: {stderr[-2000:]}"
     return None
 
 

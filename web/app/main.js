@@ -86,6 +86,9 @@ function showState({ state, detail }) {
     auth: `API key needed: ${detail}`,
   };
   ui.connText.textContent = texts[state] ?? state;
+  if (state === 'auth' && !resultIds.length) {
+    ui.resultStatus.textContent = 'Enter an API key (top right) to search the catalog.';
+  }
   document.body.classList.toggle('offline', state !== 'online');
 }
 
@@ -365,6 +368,9 @@ ui.chatInput.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
     ev.preventDefault();
     ui.chatForm.requestSubmit();
+  } else if (ev.key === 'Escape' && controller) {
+    ev.preventDefault();
+    controller.abort(); // the stop button's shortcut while an answer streams
   }
 });
 ui.stop.addEventListener('click', () => controller?.abort());
