@@ -11,18 +11,12 @@
  */
 #include "mcp/mcp-int.h"
 
+#include "pennyworth/encode.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
 
 char *mcp_cursor_encode(const char *kind, const char *payload)
 {
@@ -30,23 +24,9 @@ char *mcp_cursor_encode(const char *kind, const char *payload)
     int n = snprintf(raw, sizeof raw, "%s:%s", kind, payload);
     if (n < 0 || (size_t)n >= sizeof raw)
         return NULL;
-    char *out = malloc((size_t)n * 4 / 3 + 4);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | (unsigned char)raw[i];
-        bits += 8;
-        while (bits >= 6) {
-            out[o++] = b64[(v >> (bits - 6)) & 63];
-            bits -= 6;
-        }
-    }
-    if (bits)
-        out[o++] = b64[(v << (6 - bits)) & 63];
-    out[o] = '\0';
+    char *out = malloc(PW_BASE64URL_LEN((size_t)n) + 1);
+    if (out)
+        pw_base64url_encode(out, raw, (size_t)n);
     return out;
 }
 
@@ -54,25 +34,12 @@ enum pw_err mcp_cursor_decode(const char *kind, const char *cursor, char *payloa
                               size_t payload_len, struct pw_error *err)
 {
     char raw[MCP_CURSOR_MAX];
-    size_t o = 0, len = strlen(cursor);
-    unsigned v = 0;
-    int bits = 0;
-    if (len == 0 || len > (MCP_CURSOR_MAX - 1) * 4 / 3)
+    size_t len = strlen(cursor), klen = strlen(kind);
+    long n = len ? pw_base64url_decode(raw, sizeof raw - 1, cursor, len) : -1;
+    if (n < 0)
         goto bad;
-    for (size_t i = 0; i < len; i++) {
-        int d = b64val(cursor[i]);
-        if (d < 0)
-            goto bad;
-        v = (v << 6) | (unsigned)d;
-        bits += 6;
-        if (bits >= 8) {
-            raw[o++] = (char)((v >> (bits - 8)) & 0xff);
-            bits -= 8;
-        }
-    }
-    raw[o] = '\0';
-    size_t klen = strlen(kind);
-    if (o != strlen(raw) || strncmp(raw, kind, klen) != 0 || raw[klen] != ':')
+    raw[n] = '\0';
+    if ((size_t)n != strlen(raw) || strncmp(raw, kind, klen) != 0 || raw[klen] != ':')
         goto bad;
     if (strlen(raw + klen + 1) >= payload_len)
         goto bad;

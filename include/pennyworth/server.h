@@ -2,8 +2,9 @@
  * The network front door: one libwebsockets service loop that owns every
  * client socket (HTTP/1.1, WebSocket, SSE; plain or TLS) and hands requests
  * to a table of routes. MCP over WebSocket (/ws) and Streamable HTTP (/mcp)
- * are rows of that table (mcp/ws.c, mcp/http.c); the OpenAI-compatible API
- * (/v1/...) and the web page (/) become rows later.
+ * are rows of that table (mcp/ws.c, mcp/http.c), and so are the
+ * OpenAI-compatible API (/v1/..., bridge/api.c), the gateway's admin, health
+ * and metrics routes (access/) and the static web page (/, server/static.c).
  *
  * Shape:
  *   - pw_server_new() keeps the options; routes, WebSocket routes, timers
