@@ -12,11 +12,12 @@
  *   POST   /admin/keys/ID/rotate       {"key": "pw_...", "record": {...}}
  *   GET    /admin/keys/ID/audit        {"key": record, "usage": [...]}
  *   GET    /admin/usage[/BY[/SINCE]]   pw_access_usage_report (BY key|model|day,
+ *          /admin/usage?by=BY&since=SINCE  the same (a path segment wins),
  *                                       default model; SINCE a duration, default 7d)
  *   POST   /auth/ws-ticket             {"ticket", "protocol", "expiresInMs"}
  *
- * (Options travel in the path because the server hands routes the path
- * without its query string.)
+ * (Options travel in the path or in the query string, whichever a client
+ * finds easier.)
  *
  * Authorization: the admin key from PENNYWORTH_ADMIN_KEY (as a Bearer
  * token or X-API-Key) or an API key with the admin scope. The admin key is
@@ -214,11 +215,35 @@ static void create(struct pw_access *acc, struct pw_server_req *r)
     OPENSSL_cleanse(key, sizeof key);
 }
 
+/* One argument of a query string ("by=key&since=7d"), copied into out;
+ * false when absent or too long. */
+static bool query_arg(const char *query, const char *name, char *out, size_t size)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            if (len - nl - 1 >= size)
+                return false;
+            memcpy(out, p + nl + 1, len - nl - 1);
+            out[len - nl - 1] = '\0';
+            return true;
+        }
+        p += len + (p[len] == '&');
+    }
+    return false;
+}
+
 static void usage(struct pw_access *acc, struct pw_server_req *r, char **seg, size_t n)
 {
     enum pw_access_usage_by by = PW_ACCESS_BY_MODEL;
     int64_t since = DEFAULT_SINCE_MS;
-    if ((n > 1 && !pw_access_usage_by_parse(seg[1], &by)) ||
+    char arg[32];
+    const char *q = pw_server_req_query(r);
+    bool bad = (query_arg(q, "by", arg, sizeof arg) && !pw_access_usage_by_parse(arg, &by)) ||
+               (query_arg(q, "since", arg, sizeof arg) &&
+                !pw_access_duration_parse(arg, &since));
+    if (bad || (n > 1 && !pw_access_usage_by_parse(seg[1], &by)) ||
         (n > 2 && !pw_access_duration_parse(seg[2], &since)) || n > 3) {
         access_respond_error(r, 400, "invalid_request_error",
                              "use /admin/usage[/key|model|day[/DURATION]], e.g. "

@@ -4,9 +4,11 @@
  *
  *   pw_access_admit
  *     1. per-client-IP limit (before authentication: it guards the key
- *        check itself from floods)
+ *        check itself from floods; not counted in open mode, where there
+ *        is no key check, nor for a session's re-check, which has no
+ *        client_ip)
  *     2. authentication (Bearer / X-API-Key / a session's key id), or open
- *        mode when no key exists at all
+ *        mode when no key exists at all (a credential sent is then ignored)
  *     3. scope, then model, then the key's tier
  *     4. budget: reserve the request's estimated cost (soft: admitted while
  *        under the budget)
@@ -197,8 +199,11 @@ static bool authenticate(struct admission *a, const struct pw_access_request *re
         kv->model_ok = !req->model || access_key_allows_model(k, req->model);
     }
     pthread_mutex_unlock(&acc->keys_lock);
-    if (st == ACCESS_AUTH_MISSING && !any) {
-        a->g->open = true; /* no key exists: open mode (pw_access_check_open) */
+    if (!any && !req->key_id) {
+        /* No key exists: open mode (pw_access_check_open). A credential sent
+         * anyway is ignored: SDKs always send one, and there is nothing to
+         * check it against. */
+        a->g->open = true;
         return true;
     }
     if (st != ACCESS_AUTH_OK) {
@@ -314,11 +319,27 @@ static bool tokens(struct admission *a, const char *id, int64_t limit, int64_t e
     return true;
 }
 
+/* Whether any key exists (else open mode). A failing refresh says yes: the
+ * authentication step then reports it. */
+static bool any_key(struct pw_access *acc)
+{
+    bool any = false;
+    pthread_mutex_lock(&acc->keys_lock);
+    if (access_keycache_refresh_locked(acc, NULL) != PW_OK)
+        any = true;
+    for (size_t i = 0; !any && i < ACCESS_KEY_BUCKETS; i++)
+        any = acc->keys.buckets[i] != NULL;
+    pthread_mutex_unlock(&acc->keys_lock);
+    return any;
+}
+
 static void admit(struct admission *a, const struct pw_access_request *req)
 {
     struct pw_access *acc = a->acc;
     struct pw_access_grant *g = a->g;
-    if (req->client_ip && *req->client_ip && acc->cfg.ip_limit > 0) {
+    /* The per-IP limit guards authentication (guessing keys, floods of bad
+     * ones); in open mode there is none to guard, so it does not count. */
+    if (req->client_ip && *req->client_ip && acc->cfg.ip_limit > 0 && any_key(acc)) {
         char counter[80];
         snprintf(counter, sizeof counter, "ip:%.64s", req->client_ip);
         struct pw_access_consumed c;

@@ -155,6 +155,42 @@ static void wrong_method(struct pw_server_req *r, const char *allow)
     free(body);
 }
 
+/* Headers a browser page may read from our answers. */
+#define CORS_EXPOSE                                                                             \
+    "x-request-id, x-pennyworth-context-products, x-ratelimit-limit-requests, "               \
+    "x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "  \
+    "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after, retry-after-ms, "   \
+    "x-should-retry, x-cache"
+
+/*
+ * CORS for browser clients. An Origin the server allows (a loopback page,
+ * or an --allow-origin / --cors-origin entry) gets Access-Control-Allow-
+ * Origin on every answer of the request, whoever writes it; a preflight
+ * (OPTIONS) is answered here, granting the headers it asks for (an
+ * Authorization header is never covered by a "*" grant). Any other Origin
+ * gets no CORS headers, so the browser keeps the answer from the page.
+ * Returns true when the request was a preflight (answered).
+ */
+static bool cors(struct pw_bridge *b, struct pw_server_req *r, const char *methods)
+{
+    char origin[256], asked[512];
+    int n = pw_server_req_header(r, "origin", origin, sizeof origin);
+    bool ok = n > 0 && pw_server_origin_allowed(b->srv, origin);
+    if (ok) {
+        const char *h[] = {"access-control-allow-origin", origin, "vary", "origin",
+                           "access-control-expose-headers", CORS_EXPOSE, NULL};
+        pw_server_req_add_headers(r, h);
+    }
+    if (strcmp(pw_server_req_method(r), "OPTIONS") != 0)
+        return false;
+    if (pw_server_req_header(r, "access-control-request-headers", asked, sizeof asked) < 0)
+        snprintf(asked, sizeof asked, "authorization, content-type");
+    const char *h[] = {"access-control-allow-methods", methods, "access-control-allow-headers",
+                       asked, "access-control-max-age", "600", NULL};
+    pw_server_req_respond(r, 204, NULL, ok ? h : NULL, NULL, 0);
+    return true;
+}
+
 /* Validation ----------------------------------------------------------------------------------- */
 
 enum {
@@ -390,9 +426,59 @@ static bool validate(struct pw_server_req *r, json_t *body)
 
 /* Routes --------------------------------------------------------------------------------------- */
 
+/* The response cache key of an admitted request; false when the cache is
+ * off, the request is not cacheable or the hooks keep it out. */
+static bool cache_key(struct pw_bridge *b, const json_t *body, enum bridge_mode mode,
+                      void *ticket, struct bridge_cache_key *key)
+{
+    char partition[512] = "";
+    if (!b->cache || (b->hooks.cache_partition &&
+                      !b->hooks.cache_partition(b->hooks.ud, ticket, partition,
+                                                sizeof partition)))
+        return false;
+    return bridge_cache_key(body, (int)mode, partition, key);
+}
+
+/* Answers from the cache (X-Cache: HIT) and tells `usage`: it cost no
+ * tokens. False on a miss; `body` stays the caller's either way. */
+static bool cache_answer(struct pw_bridge *b, struct pw_server_req *r, const json_t *body,
+                         const struct bridge_cache_key *key, void *ticket)
+{
+    const char *products = "";
+    const char *text = bridge_cache_get(b->cache, key, bridge_now_ms(), &products);
+    if (!text)
+        return false;
+    const char *hdrs[] = {"x-cache", "HIT", "x-pennyworth-context-products", products, NULL};
+    pw_server_req_respond(r, 200, "application/json", hdrs, text, strlen(text));
+    if (b->hooks.usage) {
+        struct pw_bridge_usage u = {
+            .model = json_string_value(json_object_get(body, "model")),
+            .status = 200,
+            .first_token_ms = -1,
+        };
+        b->hooks.usage(b->hooks.ud, ticket, &u);
+    }
+    return true;
+}
+
+/* Answers a request the admit hook refused: by the refuse hook when it kept
+ * a ticket (its own headers and error type), else from the error. */
+static void refused(struct pw_bridge *b, struct pw_server_req *r, void *ticket,
+                    struct pw_error *e)
+{
+    if (!e->code)
+        pw_error_set(e, PW_ERR_FORBIDDEN, NULL, "request refused");
+    if (ticket && b->hooks.refuse)
+        b->hooks.refuse(b->hooks.ud, r, ticket, e);
+    else
+        bridge_respond_error(r, e, NULL);
+}
+
 static void on_chat(struct pw_server_req *r, void *ud)
 {
     struct pw_bridge *b = ud;
+    if (cors(b, r, "POST, OPTIONS"))
+        return;
     if (strcmp(pw_server_req_method(r), "POST") != 0) {
         wrong_method(r, "POST");
         return;
@@ -415,10 +501,8 @@ static void on_chat(struct pw_server_req *r, void *ud)
         struct pw_error e = {0};
         const char *model = json_string_value(json_object_get(body, "model"));
         if (b->hooks.admit(b->hooks.ud, r, model ? model : "", body, &ticket, &e) != PW_OK) {
-            if (!e.code)
-                pw_error_set(&e, PW_ERR_FORBIDDEN, NULL, "request refused");
             json_decref(body);
-            bridge_respond_error(r, &e, NULL);
+            refused(b, r, ticket, &e);
             return;
         }
     }
@@ -458,24 +542,51 @@ static void on_chat(struct pw_server_req *r, void *ud)
     if (hl < 0 && !field)
         mode = alias->has_mode ? alias->mode : BRIDGE_CTX_AUTO;
     json_object_del(body, "context");
-    bridge_exchange_start(b, r, body, alias, mode, ticket);
+    struct bridge_cache_key key;
+    if (!cache_key(b, body, mode, ticket, &key)) {
+        bridge_exchange_start(b, r, body, alias, mode, ticket);
+    } else if (cache_answer(b, r, body, &key, ticket)) {
+        json_decref(body);
+    } else {
+        const char *miss[] = {"x-cache", "MISS", NULL};
+        pw_server_req_add_headers(r, miss);
+        bridge_exchange_start_cached(b, r, body, alias, mode, ticket, &key);
+    }
 }
 
 static void on_models(struct pw_server_req *r, void *ud)
 {
     struct pw_bridge *b = ud;
+    if (cors(b, r, "GET, OPTIONS"))
+        return;
     if (strcmp(pw_server_req_method(r), "GET") != 0) {
         wrong_method(r, "GET");
         return;
     }
+    void *ticket = NULL;
+    if (b->hooks.admit) {
+        struct pw_error e = {0};
+        if (b->hooks.admit(b->hooks.ud, r, "", NULL, &ticket, &e) != PW_OK) {
+            refused(b, r, ticket, &e);
+            return;
+        }
+    }
     json_t *data = json_array();
-    for (size_t i = 0; data && i < b->cfg->naliases; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id",
-                                              b->cfg->aliases[i].name, "object", "model",
-                                              "created", 0, "owned_by", "pennyworth"));
+    for (size_t i = 0; data && i < b->cfg->naliases; i++) {
+        const char *name = b->cfg->aliases[i].name;
+        if (b->hooks.model_visible && !b->hooks.model_visible(b->hooks.ud, ticket, name))
+            continue;
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", name, "object",
+                                              "model", "created", 0, "owned_by",
+                                              "pennyworth"));
+    }
     json_t *doc = json_pack("{s:s, s:o}", "object", "list", "data", data);
     char *s = doc ? json_dumps(doc, PW_JSON_WIRE) : NULL;
     json_decref(doc);
+    if (b->hooks.admit && b->hooks.usage) {
+        struct pw_bridge_usage u = {.status = s ? 200 : 500, .first_token_ms = -1};
+        b->hooks.usage(b->hooks.ud, ticket, &u);
+    }
     if (!s) {
         fail(r, PW_ERR_NOMEM, NULL, "out of memory");
         return;
@@ -546,6 +657,14 @@ enum pw_err pw_bridge_new(const struct pw_bridge_options *opt, struct pw_bridge 
         b->hooks = *opt->hooks;
         b->has_hooks = true;
     }
+    if (opt && opt->cache_ttl_ms > 0 &&
+        bridge_cache_new(opt->cache_entries ? opt->cache_entries : 1000,
+                         opt->cache_bytes ? opt->cache_bytes : (size_t)64 << 20,
+                         opt->cache_ttl_ms, &b->cache) != PW_OK) {
+        bridge_config_free(b->cfg);
+        free(b);
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "bridge: out of memory");
+    }
     b->mcp = opt ? opt->mcp : NULL;
     b->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)(uintptr_t)b ^
              0x9e3779b97f4a7c15ULL;
@@ -576,6 +695,16 @@ enum pw_err pw_bridge_attach(struct pw_bridge *b, struct pw_server *srv, struct 
     return rc;
 }
 
+size_t pw_bridge_circuits(const struct pw_bridge *b, struct pw_bridge_circuit *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->cfg->npool; i++, n++)
+        if (n < max)
+            out[n] = (struct pw_bridge_circuit){b->cfg->pool[i]->label,
+                                                b->cfg->pool[i]->breaker.state == BRIDGE_OPEN};
+    return n; /* the pool holds prefix-routed deployments too (config.c) */
+}
+
 void pw_bridge_free(struct pw_bridge *b)
 {
     if (!b)
@@ -584,5 +713,6 @@ void pw_bridge_free(struct pw_bridge *b)
     bridge_context_free(b->ctx);
     bridge_upstream_free(b->up);
     bridge_config_free(b->cfg);
+    bridge_cache_free(b->cache);
     free(b);
 }

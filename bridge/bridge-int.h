@@ -200,12 +200,18 @@ void bridge_sse_clear(struct bridge_sse *p);
 
 struct pw_bridge;
 struct bridge_exchange;
+struct bridge_cache_key;
 
 /* Starts serving a parsed, validated, admitted chat request; takes `body`
  * (the reference) and `ticket`. Answers through `r` now or later. */
 void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t *body,
                            const struct bridge_alias *alias, enum bridge_mode mode,
                            void *ticket);
+/* The same, for a cacheable request: a complete answer is stored under
+ * `key` in b->cache. */
+void bridge_exchange_start_cached(struct pw_bridge *b, struct pw_server_req *r, json_t *body,
+                                  const struct bridge_alias *alias, enum bridge_mode mode,
+                                  void *ticket, const struct bridge_cache_key *key);
 
 /* The client went away: cancel and free. */
 void bridge_exchange_closed(struct bridge_exchange *x);
@@ -215,6 +221,30 @@ void bridge_exchanges_tick(struct pw_bridge *b);
 
 /* Cancels and frees every exchange (shutdown). */
 void bridge_exchanges_free(struct pw_bridge *b);
+
+/* The response cache (cache.c) ---------------------------------------------------------------- */
+
+struct bridge_cache;
+struct bridge_cache_key {
+    unsigned char digest[32];
+};
+
+/* A cache of max_entries answers, max_bytes in all, each for ttl_ms. *out
+ * is new (bridge_cache_free). */
+enum pw_err bridge_cache_new(size_t max_entries, size_t max_bytes, long long ttl_ms,
+                             struct bridge_cache **out);
+void bridge_cache_free(struct bridge_cache *c);
+/* The key of a request, or false when it is not cacheable (streamed, no
+ * temperature 0, n > 1). `partition` separates callers that must never
+ * share answers (NULL = ""). */
+bool bridge_cache_key(const json_t *body, int mode, const char *partition,
+                      struct bridge_cache_key *key);
+/* A live answer (borrowed until the next put) and its products header. */
+const char *bridge_cache_get(struct bridge_cache *c, const struct bridge_cache_key *key,
+                             long long now_ms, const char **products);
+/* Stores an answer (copied), evicting expired and least recently used ones. */
+void bridge_cache_put(struct bridge_cache *c, const struct bridge_cache_key *key,
+                      const char *body, const char *products, long long now_ms);
 
 /* The bridge (api.c), shared with router.c -------------------------------------------------- */
 
@@ -232,6 +262,7 @@ struct pw_bridge {
     struct bridge_exchange *exchanges; /* in flight */
     unsigned long long seq;            /* request id counter */
     unsigned long long rng;            /* jitter state */
+    struct bridge_cache *cache;        /* NULL: no response cache */
 };
 
 /* An error body in OpenAI's shape (new string). `param` and `code` may be

@@ -127,6 +127,9 @@ struct bridge_exchange {
     int nclient;
     struct tool_call *calls;
     size_t ncalls, pending;
+    /* response cache: a complete answer is stored under this key */
+    bool cached;
+    struct bridge_cache_key cache_key;
 };
 
 static void next_attempt(struct bridge_exchange *x);
@@ -414,6 +417,8 @@ static void respond_completion(struct bridge_exchange *x, const struct pw_error 
     const char *hdrs[] = {"x-request-id", x->id, "x-pennyworth-context-products",
                           products ? products : "", NULL};
     pw_server_req_respond(x->r, 200, "application/json", hdrs, body, strlen(body));
+    if (x->cached && !notice && x->b->cache)
+        bridge_cache_put(x->b->cache, &x->cache_key, body, products, bridge_now_ms());
     free(products);
     free(body);
     finish(x, 200);
@@ -1003,6 +1008,13 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
                            const struct bridge_alias *alias, enum bridge_mode mode,
                            void *ticket)
 {
+    bridge_exchange_start_cached(b, r, body, alias, mode, ticket, NULL);
+}
+
+void bridge_exchange_start_cached(struct pw_bridge *b, struct pw_server_req *r, json_t *body,
+                                  const struct bridge_alias *alias, enum bridge_mode mode,
+                                  void *ticket, const struct bridge_cache_key *key)
+{
     struct bridge_exchange *x = calloc(1, sizeof *x);
     const char *model = json_string_value(json_object_get(body, "model"));
     if (!x || !(x->model = strdup(model ? model : "")) || !(x->att = json_array()) ||
@@ -1013,7 +1025,6 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
             json_decref(x->out);
         }
         free(x);
-        json_decref(body);
         struct pw_error e = {0};
         pw_error_set(&e, PW_ERR_NOMEM, NULL, "out of memory");
         bridge_respond_error(r, &e, NULL);
@@ -1021,6 +1032,7 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
             struct pw_bridge_usage u = {.model = model, .status = 500, .first_token_ms = -1};
             b->hooks.usage(b->hooks.ud, ticket, &u);
         }
+        json_decref(body); /* last: `model` is borrowed from it */
         return;
     }
     x->b = b;
@@ -1029,6 +1041,10 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
     x->alias = alias;
     x->mode = mode;
     x->ticket = ticket;
+    if (key) {
+        x->cached = true;
+        x->cache_key = *key;
+    }
     x->t0 = bridge_now_ms();
     x->t_first = -1;
     x->created = (long long)time(NULL);

@@ -6,6 +6,9 @@
  *
  * Wiring, all on this (the service, and MCP loop) thread:
  *   catalog db (seeded with the demo catalog when empty)
+ *   access (keys, limits, usage; open mode only on loopback or with
+ *     --allow-open): the bridge's hooks, the MCP transports' gate, and
+ *     /admin/, /metrics, /health... routes
  *   MCP engine + catalog tool set
  *   server routes: mcp/ws.c, mcp/http.c
  *   engine waker (worker threads) -> pw_server_wake -> lws_cancel_service
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/access.h"
 #include "pennyworth/bridge.h"
 #include "pennyworth/catalog_mcp.h"
 #include "pennyworth/log.h"
@@ -67,7 +71,9 @@ static void usage(FILE *f)
             "                         when empty\n"
             "  --tls-cert FILE        PEM certificate: serve https and wss only\n"
             "  --tls-key FILE         PEM private key for --tls-cert\n"
-            "  --allow-origin ORIGIN  also allow this browser Origin (repeatable; '*' = any)\n"
+            "  --allow-origin ORIGIN  also allow this browser Origin (repeatable; '*' = any);\n"
+            "                         the OpenAI-compatible API answers its pages with CORS\n"
+            "                         headers (--cors-origin is the same option)\n"
             "  --max-body BYTES       request body limit (default 6291456)\n"
             "  --session-idle SECONDS end HTTP sessions idle this long (default 1800)\n"
             "  --sse-poll-ms MS       close SSE connections of 2025-11-25 sessions after MS\n"
@@ -81,6 +87,12 @@ static void usage(FILE *f)
             "  --config FILE          LLM bridge configuration (model aliases, deployments);\n"
             "                         without it openai/NAME and bedrock/MODEL_ID route by\n"
             "                         prefix with credentials from the environment\n"
+            "  --allow-open           serve without API keys on a non-loopback address\n"
+            "  --access-config FILE   tiers, the per-IP limit, prices and usage retention\n"
+            "                         (JSON; docs/internals/ACCESS.md)\n"
+            "  --cache-ttl SECONDS    answer identical non-streamed requests at temperature 0\n"
+            "                         from memory for this long (default 0 = no cache)\n"
+            "                         (without keys the server is open on loopback only)\n"
             "  --help                 this text\n",
             PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
 }
@@ -111,6 +123,9 @@ struct serve_opts {
     size_t norigins;
     long long max_body, idle_s, poll_ms, retry_ms, grace_ms, ping_s;
     const char *web_root;
+    bool allow_open;    /* no keys and not loopback: serve anyway */
+    const char *access_config;
+    long long cache_s;  /* response cache TTL (0: no cache) */
 };
 
 /* 0 ok, 1 --help shown, 2 usage error. */
@@ -118,13 +133,14 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
            O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
-           O_CONFIG };
+           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
         {"tls-cert", required_argument, NULL, O_CERT},
         {"tls-key", required_argument, NULL, O_KEY},
         {"allow-origin", required_argument, NULL, O_ORIGIN},
+        {"cors-origin", required_argument, NULL, O_ORIGIN},
         {"max-body", required_argument, NULL, O_BODY},
         {"session-idle", required_argument, NULL, O_IDLE},
         {"sse-poll-ms", required_argument, NULL, O_POLL},
@@ -134,6 +150,9 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"help", no_argument, NULL, O_HELP},
         {"config", required_argument, NULL, O_CONFIG},
         {"web-root", required_argument, NULL, O_WEB_ROOT},
+        {"allow-open", no_argument, NULL, O_ALLOW_OPEN},
+        {"access-config", required_argument, NULL, O_ACCESS_CONFIG},
+        {"cache-ttl", required_argument, NULL, O_CACHE},
         {NULL, 0, NULL, 0},
     };
     snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
@@ -173,8 +192,11 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         case O_RETRY: num = &o->retry_ms; max = 3600000; break;
         case O_GRACE: num = &o->grace_ms; max = 600000; break;
         case O_PING: num = &o->ping_s; max = 3600; break;
+        case O_CACHE: num = &o->cache_s; max = 86400; break;
         case O_HELP: usage(stdout); return 1;
         case O_WEB_ROOT: o->web_root = optarg; break;
+        case O_ALLOW_OPEN: o->allow_open = true; break;
+        case O_ACCESS_CONFIG: o->access_config = optarg; break;
         default:
             fprintf(stderr, "pennyworth serve: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
@@ -199,6 +221,19 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 }
 
 static void on_wake(void *ud) { pw_mcp_server_dispatch(ud); }
+
+/* The bridge's circuit breakers for /api/v1/health/ready. */
+static size_t circuits(void *ud, struct pw_access_provider_state *out, size_t max)
+{
+    struct pw_bridge_circuit c[64];
+    size_t cap = max < 64 ? max : 64;
+    size_t n = pw_bridge_circuits(ud, c, cap);
+    if (n > cap)
+        n = cap;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct pw_access_provider_state){c[i].deployment, c[i].open};
+    return n;
+}
 static void wake(void *ud) { pw_server_wake(ud); } /* any thread */
 
 struct ticker {
@@ -257,6 +292,7 @@ int cli_serve(int argc, char **argv)
     struct pw_mcp_http *http = NULL;
     struct pw_bridge *bridge = NULL; /* the OpenAI-compatible API (/v1/...) */
     struct pw_server_static *web = NULL;
+    struct pw_access *acc = NULL; /* keys, limits, usage, /metrics, /admin/ */
     struct ticker ticker;
 
     struct pw_mcp_server_options mo = {
@@ -268,8 +304,28 @@ int cli_serve(int argc, char **argv)
     if (pw_mcp_server_new(&mo, &mcp, &err) != PW_OK ||
         pw_catalog_mcp_register(mcp, db, &cm, &err) != PW_OK)
         goto out;
+    /* Access control before anything binds: no usable key is open mode,
+     * which only a loopback address (or --allow-open) may serve. */
+    json_t *aconf = NULL;
+    if (o.access_config) {
+        json_error_t je;
+        if (!(aconf = json_load_file(o.access_config, JSON_REJECT_DUPLICATES, &je))) {
+            pw_error_set(&err, PW_ERR_PARSE, NULL, "%s:%d: %s", o.access_config, je.line,
+                         je.text);
+            goto out;
+        }
+    }
+    struct pw_access_options ao = {.db_path = db, .writer = true, .config = aconf};
+    enum pw_err arc = pw_access_open(&ao, &acc, &err);
+    json_decref(aconf);
+    if (arc != PW_OK ||
+        pw_access_check_open(acc, o.host, o.allow_open, &err) != PW_OK)
+        goto out;
+    struct pw_bridge_hooks hooks;
+    pw_access_bridge_hooks(acc, &hooks);
     /* The LLM bridge: its configuration is checked before anything binds. */
-    struct pw_bridge_options bo = {.config_path = o.config, .mcp = mcp};
+    struct pw_bridge_options bo = {.config_path = o.config, .mcp = mcp, .hooks = &hooks,
+                                   .cache_ttl_ms = o.cache_s * 1000};
     if (pw_bridge_new(&bo, &bridge, &err) != PW_OK)
         goto out;
 
@@ -303,14 +359,21 @@ int cli_serve(int argc, char **argv)
     };
     ticker.mcp = mcp;
     ticker.cm = cm;
-    if (pw_mcp_ws_attach(srv, mcp, NULL, &ws, &err) != PW_OK ||
+    struct pw_mcp_gate gate;
+    pw_access_mcp_gate(acc, &gate);
+    ho.gate = &gate;
+    struct pw_mcp_ws_options wso = {.gate = &gate};
+    if (pw_mcp_ws_attach(srv, mcp, &wso, &ws, &err) != PW_OK ||
         pw_mcp_http_attach(srv, mcp, &ho, &http, &err) != PW_OK ||
         pw_server_on_wake(srv, on_wake, mcp, &err) != PW_OK ||
         pw_server_add_timer(srv, PW_CATALOG_MCP_POLL_MS, on_tick, &ticker, &err) != PW_OK)
         goto out;
     pw_mcp_server_set_waker(mcp, wake, srv);
     /* The bridge after MCP: its wake hook runs after the engine's dispatch. */
-    if (pw_bridge_attach(bridge, srv, &err) != PW_OK)
+    if (pw_bridge_attach(bridge, srv, &err) != PW_OK ||
+        pw_access_attach(acc, srv,
+                         &(struct pw_access_routes){.circuits = circuits, .circuits_ud = bridge},
+                         &err) != PW_OK)
         goto out;
     if (attach_web(srv, o.web_root, &web, &err) != PW_OK)
         goto out;
@@ -356,6 +419,9 @@ out:
         pw_catalog_mcp_free(cm);
     pw_server_free(srv);
     pw_server_static_free(web);
+    /* Last: the bridge's usage hook and the routes use it until here; this
+     * commits the usage records still queued. */
+    pw_access_close(acc);
     free(db);
     return status;
 }

@@ -394,6 +394,13 @@ enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
 struct pw_bridge_hooks;
 void pw_access_bridge_hooks(struct pw_access *acc, struct pw_bridge_hooks *out);
 
+/* Fills the network MCP transports' gate (pennyworth/mcp_net.h): /mcp
+ * admits every request by its credential, /ws admits the upgrade by a
+ * header or a "pw-ticket.<t>" subprotocol and then every message by the
+ * key id, all with the mcp scope. `acc` must outlive the transports. */
+struct pw_mcp_gate;
+void pw_access_mcp_gate(struct pw_access *acc, struct pw_mcp_gate *out);
+
 /* The version and the git commit the binary was built from. */
 const char *pw_access_version(void);
 const char *pw_access_git_commit(void);

@@ -70,12 +70,40 @@ struct pw_bridge_hooks {
     /* Once per admitted request, when it is over. */
     void (*usage)(void *ud, void *ticket, const struct pw_bridge_usage *u);
     void *ud;
+    /*
+     * Optional: answers a refusal itself (status, headers such as
+     * retry-after, an OpenAI error body with its own `type`). When set and
+     * admit refused leaving a non-NULL `*ticket`, the bridge calls this
+     * instead of writing its error from `err`; it must respond and release
+     * the ticket.
+     */
+    void (*refuse)(void *ud, struct pw_server_req *r, void *ticket, const struct pw_error *err);
+    /*
+     * Optional: GET /v1/models runs admit (with model "" and body NULL),
+     * lists only the models this accepts for the ticket, then hands the
+     * ticket to `usage` (status 200, model NULL).
+     */
+    bool (*model_visible)(void *ud, void *ticket, const char *model);
+    /*
+     * Optional, with the response cache on: writes into `out` what
+     * separates this request's callers from others' (requests share cached
+     * answers only within one partition); false keeps the request out of
+     * the cache. Without it every caller shares one partition.
+     */
+    bool (*cache_partition)(void *ud, void *ticket, char *out, size_t size);
 };
 
 struct pw_bridge_options {
     const char *config_path;           /* NULL: routes from the environment only */
     struct pw_mcp_server *mcp;         /* the catalog's MCP server; NULL: no context */
     const struct pw_bridge_hooks *hooks; /* copied; NULL: none */
+    /* The response cache for identical non-streamed requests at
+     * temperature 0 (X-Cache: HIT | MISS): answers live this long (0 = no
+     * cache), at most cache_entries of them (0 = 1000) and cache_bytes in
+     * all (0 = 64 MiB). */
+    long long cache_ttl_ms;
+    size_t cache_entries;
+    size_t cache_bytes;
 };
 
 /* Loads the configuration. *out is new (pw_bridge_free). */
@@ -90,5 +118,15 @@ enum pw_err pw_bridge_attach(struct pw_bridge *b, struct pw_server *srv, struct 
 /* Cancels what is in flight, stops the upstream thread, closes the context
  * session and frees. NULL is fine. */
 void pw_bridge_free(struct pw_bridge *b);
+
+/* One deployment's circuit breaker, for readiness checks. */
+struct pw_bridge_circuit {
+    const char *deployment;     /* "provider/model", borrowed from the bridge */
+    bool open;                  /* failing: calls are not sent to it */
+};
+
+/* Fills up to `max` circuits (configured and prefix-routed deployments);
+ * returns how many there are. Service thread. */
+size_t pw_bridge_circuits(const struct pw_bridge *b, struct pw_bridge_circuit *out, size_t max);
 
 #endif
