@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { StdioRecordingTransport } from './lib/recorder.mjs';
-import { pwBin, freshDatabase, serverEnv, runPw, waitFor, killIfAlive, structured,
+import { pwBin, freshDatabase, serverEnv, killIfAlive, structured,
   TEST_TIMEOUT_MS } from './lib/env.mjs';
+import { checkListenUpdate, checkMultiRoundTrip } from './lib/modern-checks.mjs';
 
 describe('@modelcontextprotocol/client v2 pinned to 2026-07-28 over stdio', () => {
   const T = { timeout: TEST_TIMEOUT_MS };
@@ -80,24 +81,11 @@ describe('@modelcontextprotocol/client v2 pinned to 2026-07-28 over stdio', () =
       (e) => e.code === -32602 && e.data?.uri === 'catalog://products/no-such-id');
   });
 
-  it('delivers a live product change on a subscriptions/listen stream', T, async () => {
-    const seen = [];
-    client.setNotificationHandler('notifications/resources/updated', (n) => {
-      seen.push(n.params.uri);
-    });
-    const sub = await client.listen({ resourceSubscriptions: ['catalog://products/1'] });
-    const r = await runPw(['catalog', 'set', '1', '--stock', '3'], serverEnv(db.path));
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor(() => (seen.includes('catalog://products/1') ? true : undefined), 5000,
-      'notifications/resources/updated for catalog://products/1');
-    await sub.close();
-  });
+  it('delivers a live product change on a subscriptions/listen stream', T, () =>
+    checkListenUpdate(client, db.path));
 
   it('runs a multi-round-trip tool call through the elicitation handler', T, async () => {
-    const res = await client.callTool({ name: 'check_availability', arguments: { id: '1', quantity: 10 } });
-    const sc = structured(res, 'check_availability');
-    assert.equal(asked, 1, 'the server asked once');
-    assert.equal(sc.requested, 2);
+    const sc = await checkMultiRoundTrip(client, () => asked);
     assert.equal(sc.available, true);
   });
 

@@ -20,8 +20,9 @@ import { Client, StreamableHTTPClientTransport } from '../interop/lib/sdk-v2.mjs
 import { RecordingTransport } from '../interop/lib/recorder.mjs';
 import { captureWsFrames, recordingFetch } from '../interop/lib/net-taps.mjs';
 import { WebSocketClientTransport } from '../interop/lib/ws-transport.mjs';
-import { serverEnv, structured } from '../interop/lib/env.mjs';
-import { startServer, runPw, waitFor, T, LATEST } from './lib/harness.mjs';
+import { structured } from '../interop/lib/env.mjs';
+import { startServer, waitFor, T, LATEST } from './lib/harness.mjs';
+import { checkListenUpdate, checkMultiRoundTrip } from '../interop/lib/modern-checks.mjs';
 
 const MODERN = '2026-07-28';
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -88,26 +89,11 @@ for (const [name, make] of Object.entries(links)) {
         (e) => e.code === -32602 && e.data?.uri === 'catalog://products/no-such-id');
     });
 
-    it('delivers a live product change on a subscriptions/listen stream', T, async () => {
-      const seen = [];
-      client.setNotificationHandler('notifications/resources/updated', (n) => {
-        seen.push(n.params.uri);
-      });
-      const sub = await client.listen({ resourceSubscriptions: ['catalog://products/1'] });
-      const r = await runPw(['catalog', 'set', '1', '--stock', '3'], serverEnv(srv.db));
-      assert.equal(r.code, 0, r.stderr);
-      await waitFor(() => (seen.includes('catalog://products/1') ? true : undefined), 5000,
-        'notifications/resources/updated for catalog://products/1');
-      await sub.close();
-    });
+    it('delivers a live product change on a subscriptions/listen stream', T, () =>
+      checkListenUpdate(client, srv.db));
 
-    it('runs a multi-round-trip tool call through the elicitation handler', T, async () => {
-      // Product 1 has 3 in stock now (the listen test set it): 10 is too many.
-      const res = await client.callTool({ name: 'check_availability', arguments: { id: '1', quantity: 10 } });
-      const sc = structured(res, 'check_availability');
-      assert.equal(asked, 1, 'the server asked once');
-      assert.equal(sc.requested, 2);
-    });
+    it('runs a multi-round-trip tool call through the elicitation handler', T, () =>
+      checkMultiRoundTrip(client, () => asked));
 
     it('close, and every server message matched the 2026-07-28 schema', T, async () => {
       await client.close();

@@ -35,13 +35,19 @@ export function freshDatabase(tag) {
   };
 }
 
+// A child's environment: `env` plus, unless it sets them, the few variables
+// of ours a child needs (PATH/HOME/LANG/TMPDIR and the sanitizers' options).
+export function childEnv(env) {
+  const out = { ...env };
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
+    if (process.env[k] !== undefined && out[k] === undefined) out[k] = process.env[k];
+  }
+  return out;
+}
+
 // The environment for a server child: only what it needs, plus PATH/HOME.
 export function serverEnv(dbPath, extra = {}) {
-  const env = { PENNYWORTH_DB: dbPath, ...extra };
-  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
-    if (process.env[k] !== undefined && env[k] === undefined) env[k] = process.env[k];
-  }
-  return env;
+  return childEnv({ PENNYWORTH_DB: dbPath, ...extra });
 }
 
 // Runs `PW_BIN args...` to completion (bounded), resolving with

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { childEnv } from '../../interop/lib/env.mjs';
 
 export const TEST_TIMEOUT_MS = 60_000;
 export const T = { timeout: TEST_TIMEOUT_MS };
@@ -28,12 +29,8 @@ export function pwBin() {
   return bin;
 }
 
-function childEnv(extra = {}) {
-  const env = { PENNYWORTH_LOG: 'info', ...extra };
-  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
-    if (process.env[k] !== undefined && env[k] === undefined) env[k] = process.env[k];
-  }
-  return env;
+function serveEnv(extra = {}) {
+  return childEnv({ PENNYWORTH_LOG: 'info', ...extra });
 }
 
 export function sleep(ms) {
@@ -60,7 +57,7 @@ export async function startServer({ args = [], env = {}, tag = 'srv', dir, remov
   dir = dir ?? mkdtempSync(join(tmpdir(), `pw-server-${tag}-`));
   const db = join(dir, 'catalog.db');
   const child = spawn(pwBin(), ['serve', '--listen', '127.0.0.1:0', '--db', db, ...args], {
-    env: childEnv(env),
+    env: serveEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -106,7 +103,7 @@ export async function startServer({ args = [], env = {}, tag = 'srv', dir, remov
 // Runs `pennyworth ARGS` to completion (bounded).
 export function runPw(args, env = {}, timeoutMs = 15_000) {
   return new Promise((resolve) => {
-    execFile(pwBin(), args, { env: childEnv(env), timeout: timeoutMs, killSignal: 'SIGKILL' },
+    execFile(pwBin(), args, { env: serveEnv(env), timeout: timeoutMs, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr }));
   });
 }
