@@ -90,8 +90,9 @@ struct access_price {
 struct access_config {
     struct access_tier *tiers;
     size_t ntiers;
-    int64_t ip_limit, ip_window_ms;   /* 0 = none */
+    int64_t ip_limit, ip_window_ms;   /* failed authentications per address; 0 = none */
     int retention_days;
+    int64_t usage_queue_bytes;        /* the usage writer's queue bound */
     struct access_price *prices;      /* sorted by model */
     size_t nprices;
 };
@@ -208,8 +209,8 @@ struct access_writer;
 enum pw_err access_writer_start(struct pw_access *acc, struct pw_error *err);
 /* Commits what is queued and joins the thread. */
 void access_writer_stop(struct pw_access *acc);
-/* Queues a record (taken). Never blocks on the database; over the queue
- * bound the record is dropped and counted. */
+/* Queues a record (taken). Never blocks on the database; over either
+ * queue bound (records, bytes) the record is dropped, counted and logged. */
 void access_writer_push(struct pw_access *acc, struct access_record *rec);
 void access_record_free(struct access_record *rec);
 /* Writes records directly (no writer thread: the CLI, tests). */

@@ -3,12 +3,17 @@
  * after it runs.
  *
  *   pw_access_admit
- *     1. per-client-IP limit (before authentication: it guards the key
- *        check itself from floods; not counted in open mode, where there
- *        is no key check, nor for a session's re-check, which has no
- *        client_ip)
+ *     1. per-client-IP guard, before authentication: an address that has
+ *        failed authentication `ip_limit` times in the window is refused
+ *        without its credential being looked at (no oracle for guessing
+ *        keys, no work for a flood of bad ones)
  *     2. authentication (Bearer / X-API-Key / a session's key id), or open
- *        mode when no key exists at all (a credential sent is then ignored)
+ *        mode when no key exists at all (a credential sent is then
+ *        ignored); a failure (missing, malformed, unknown, revoked or
+ *        expired credential) counts against the address. Authenticated
+ *        requests never count there: a busy backend behind one address is
+ *        held to its key's tier, not to a per-address number. Open mode
+ *        and a session's re-check (no client_ip) never count either.
  *     3. scope, then model, then the key's tier
  *     4. budget: reserve the request's estimated cost (soft: admitted while
  *        under the budget)
@@ -20,9 +25,10 @@
  *
  * Each limit is one atomic consume on the counter store. When a later step
  * refuses, the earlier steps' consumption is given back, so a refused
- * request costs nothing but its IP count; in the instant between the two a
- * concurrent request may see the counter one higher and be refused too,
- * never admitted past a limit.
+ * request costs nothing (a failed authentication aside, which counts for
+ * its address); in the instant between the two a concurrent request may
+ * see the counter one higher and be refused too, never admitted past a
+ * limit.
  *
  * Windows are fixed and aligned to the epoch (minutes, hours, the
  * configured IP window) or to the calendar month (budgets).
@@ -42,6 +48,24 @@
 
 #define MINUTE_MS 60000
 #define HOUR_MS 3600000
+/* Bytes of a model name kept in a usage record (a refused or failed
+ * request's model is whatever the client sent). */
+#define RECORD_MODEL_MAX 256
+/* Bytes of a model name quoted in a refusal message. */
+#define MESSAGE_MODEL_MAX 80
+
+/* How many bytes of `s` to keep so that at most `max` remain and no UTF-8
+ * character is split (continuation bytes are 10xxxxxx). */
+static int utf8_cut(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return (int)n;
+}
 
 /* A consumed limit, kept for rolling back. */
 struct taken {
@@ -319,43 +343,59 @@ static bool tokens(struct admission *a, const char *id, int64_t limit, int64_t e
     return true;
 }
 
-/* Whether any key exists (else open mode). A failing refresh says yes: the
- * authentication step then reports it. */
-static bool any_key(struct pw_access *acc)
+/* The per-IP guard's counter for the request's address; false when the
+ * request is not guarded (no address, or the guard is off). */
+static bool ip_counter(const struct admission *a, const struct pw_access_request *req,
+                       char *out, size_t size)
 {
-    bool any = false;
-    pthread_mutex_lock(&acc->keys_lock);
-    if (access_keycache_refresh_locked(acc, NULL) != PW_OK)
-        any = true;
-    for (size_t i = 0; !any && i < ACCESS_KEY_BUCKETS; i++)
-        any = acc->keys.buckets[i] != NULL;
-    pthread_mutex_unlock(&acc->keys_lock);
-    return any;
+    if (!req->client_ip || !*req->client_ip || a->acc->cfg.ip_limit <= 0)
+        return false;
+    snprintf(out, size, "ip:%.64s", req->client_ip);
+    return true;
+}
+
+/* Consumes `cost` (0: only looks) of the address's failures and reports
+ * them in the grant; false when refused (over the limit, or the store
+ * failed). Soft: a look is allowed while the count is under the limit. */
+static bool ip_take(struct admission *a, const char *counter, int64_t cost)
+{
+    struct pw_access *acc = a->acc;
+    struct pw_access_grant *g = a->g;
+    struct pw_access_consumed c;
+    if (!take(a, counter, acc->cfg.ip_window_ms, cost, acc->cfg.ip_limit,
+              PW_ACCESS_CONSUME_SOFT, &c))
+        return false;
+    a->ntaken = 0; /* a failure stands whatever happens next */
+    g->limit_requests = acc->cfg.ip_limit;
+    g->remaining_requests = c.remaining;
+    g->reset_requests_ms = c.reset_ms;
+    if (!c.allowed) {
+        rate_refusal(a, "ip", &c, "failed authentications from this address");
+        return false;
+    }
+    return true;
 }
 
 static void admit(struct admission *a, const struct pw_access_request *req)
 {
     struct pw_access *acc = a->acc;
     struct pw_access_grant *g = a->g;
-    /* The per-IP limit guards authentication (guessing keys, floods of bad
-     * ones); in open mode there is none to guard, so it does not count. */
-    if (req->client_ip && *req->client_ip && acc->cfg.ip_limit > 0 && any_key(acc)) {
-        char counter[80];
-        snprintf(counter, sizeof counter, "ip:%.64s", req->client_ip);
-        struct pw_access_consumed c;
-        if (!take(a, counter, acc->cfg.ip_window_ms, 1, acc->cfg.ip_limit, 0, &c))
-            return;
-        a->ntaken = 0; /* the IP count stands even when a later step refuses */
-        g->limit_requests = acc->cfg.ip_limit;
-        g->remaining_requests = c.remaining;
-        g->reset_requests_ms = c.reset_ms;
-        if (!c.allowed) {
-            rate_refusal(a, "ip", &c, "requests from this address");
-            return;
-        }
-    }
+    char ip[80];
+    bool guarded = ip_counter(a, req, ip, sizeof ip);
+    if (guarded && !ip_take(a, ip, 0))
+        return;
     struct keyview kv = {0};
-    if (!authenticate(a, req, &kv) || g->open)
+    if (!authenticate(a, req, &kv)) {
+        /* Only a failed authentication counts (a 503 from the key store
+         * is not the client's). */
+        if (guarded && g->status == 401)
+            ip_take(a, ip, 1);
+        return;
+    }
+    /* From here the key's (or open mode's lack of) limits are reported, not
+     * the address's. */
+    g->limit_requests = g->remaining_requests = g->reset_requests_ms = -1;
+    if (g->open)
         return;
     snprintf(g->key_id, sizeof g->key_id, "%s", kv.id);
     snprintf(g->tier, sizeof g->tier, "%s", kv.tier);
@@ -366,7 +406,8 @@ static void admit(struct admission *a, const struct pw_access_request *req)
     }
     if (!kv.model_ok) {
         refuse(a, 403, PW_ERR_FORBIDDEN, "insufficient_permissions",
-               "this API key may not use the model '%.80s'", req->model);
+               "this API key may not use the model '%.*s'",
+               utf8_cut(req->model, MESSAGE_MODEL_MAX), req->model);
         return;
     }
     const struct access_tier *t = access_tier_find(&acc->cfg, kv.tier);
@@ -375,8 +416,6 @@ static void admit(struct admission *a, const struct pw_access_request *req)
                "this API key's tier '%s' is not configured", kv.tier);
         return;
     }
-    /* The per-key report replaces the per-IP one. */
-    g->limit_requests = g->remaining_requests = g->reset_requests_ms = -1;
     if (!budget(a, req, &kv) ||
         !requests(a, "rm", kv.id, MINUTE_MS, t->per_minute, "requests per minute") ||
         !requests(a, "rh", kv.id, HOUR_MS, t->per_hour, "requests per hour") ||
@@ -469,7 +508,8 @@ void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
      * reservation. */
     access_month(g->admitted_ms, &start, &end, r->month);
     r->ts_ms = g->admitted_ms;
-    r->model = dup_or_null(u->model);
+    r->model = u->model ? strndup(u->model, (size_t)utf8_cut(u->model, RECORD_MODEL_MAX))
+                        : NULL;
     r->provider = dup_or_null(u->provider);
     r->route = dup_or_null(u->route);
     r->products = dup_or_null(u->products);

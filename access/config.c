@@ -9,12 +9,15 @@
  *   basic        60 /  1,000 /    100,000
  *   premium   1,000 /      0 /  1,000,000
  *   enterprise 10,000 /    0 / 10,000,000
- * and 2,000 requests per 5 minutes per client IP, before authentication.
+ * and 2,000 failed authentications per 5 minutes per client IP (an address
+ * over it is refused before authentication; authenticated requests do not
+ * count). The usage writer's queue holds at most 64 MiB of records.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "access/access-int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,7 @@ static const struct access_tier default_tiers[] = {
 #define DEFAULT_IP_LIMIT 2000
 #define DEFAULT_IP_WINDOW_MS (5 * 60 * 1000)
 #define DEFAULT_RETENTION_DAYS 90
+#define DEFAULT_USAGE_QUEUE_BYTES ((int64_t)64 << 20)
 #define MAX_TIERS 64
 
 /* A non-negative integer member, when present. */
@@ -104,6 +108,7 @@ enum pw_err access_config_load(struct access_config *c, const json_t *config,
     c->ip_limit = DEFAULT_IP_LIMIT;
     c->ip_window_ms = DEFAULT_IP_WINDOW_MS;
     c->retention_days = DEFAULT_RETENTION_DAYS;
+    c->usage_queue_bytes = DEFAULT_USAGE_QUEUE_BYTES;
     if (config && !json_is_object(config))
         return pw_error_set(err, PW_ERR_INVALID, "", "access configuration: must be an object");
     enum pw_err rc = load_tiers(c, json_object_get(config, "tiers"), err);
@@ -132,12 +137,38 @@ enum pw_err access_config_load(struct access_config *c, const json_t *config,
             rc = pw_error_set(err, PW_ERR_INVALID, "/usage/retentionDays",
                               "/usage/retentionDays: must be at least 1");
         c->retention_days = (int)days;
+        if (!rc)
+            rc = get_count(usage, "queueBytes", "/usage", (int64_t)1 << 40,
+                           &c->usage_queue_bytes, err);
+        if (!rc && c->usage_queue_bytes < 4096)
+            rc = pw_error_set(err, PW_ERR_INVALID, "/usage/queueBytes",
+                              "/usage/queueBytes: must be at least 4096");
     }
     if (!rc)
         rc = access_prices_load(c, json_object_get(config, "prices"), err);
     if (rc)
         access_config_clear(c);
     return rc;
+}
+
+bool pw_access_ip_limit_parse(const char *s, struct pw_access_ip_limit *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || n > (long long)1 << 40)
+        return false;
+    if (*end && *end != '/')
+        return false;
+    int64_t window = 0;
+    if (*end == '/' && (!pw_access_duration_parse(end + 1, &window) || window < 1000 ||
+                        window > 86400000))
+        return false;
+    out->failures = n;
+    out->window_ms = window;
+    return true;
 }
 
 void access_config_clear(struct access_config *c)

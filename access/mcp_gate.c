@@ -76,7 +76,8 @@ static int refusal(const struct pw_access_grant *g, char *why, size_t size)
     return g->status;
 }
 
-static int on_http(void *ud, struct pw_server_req *r, char *why, size_t size)
+static int on_http(void *ud, struct pw_server_req *r, char who[PW_MCP_WHO_MAX], char *why,
+                   size_t size)
 {
     struct pw_access *acc = ud;
     char cred[PW_ACCESS_KEY_MAX + 64];
@@ -93,6 +94,7 @@ static int on_http(void *ud, struct pw_server_req *r, char *why, size_t size)
     pw_server_req_add_headers(r, pw_access_headers(&g, &h));
     if (g.status)
         return refusal(&g, why, size);
+    snprintf(who, PW_MCP_WHO_MAX, "%s", g.open ? "" : g.key_id);
     if (strcmp(pw_server_req_method(r), "POST") == 0) {
         size_t len;
         const char *body = pw_server_req_body(r, &len);
@@ -101,7 +103,8 @@ static int on_http(void *ud, struct pw_server_req *r, char *why, size_t size)
     return 0;
 }
 
-static int on_ws_open(void *ud, struct pw_server_ws *c, void **session, char *why, size_t size)
+static int on_ws_open(void *ud, struct pw_server_ws *c, void **session,
+                      char who[PW_MCP_WHO_MAX], char *why, size_t size)
 {
     struct pw_access *acc = ud;
     char cred[PW_ACCESS_KEY_MAX + 64] = "", proto[512], ticket[PW_ACCESS_TICKET_MAX];
@@ -136,6 +139,7 @@ static int on_ws_open(void *ud, struct pw_server_ws *c, void **session, char *wh
         return 503;
     }
     snprintf(s->key_id, sizeof s->key_id, "%s", g.open ? "" : g.key_id);
+    snprintf(who, PW_MCP_WHO_MAX, "%s", s->key_id);
     *session = s;
     pw_access_observe_mcp_session("ws", 1);
     return 0;

@@ -19,6 +19,15 @@
  *   pennyworth_usage_dropped_total, pennyworth_usage_queue_records
  *   pennyworth_build_info{version,commit}                   gauge, always 1
  *
+ * Labels a client can reach stay few and short. `method` is one of the MCP
+ * method names below or "other": a JSON-RPC method is whatever string the
+ * client sent, and the engine's own tables are private to mcp/ (and split
+ * between the session-era and modern methods), so the names are listed
+ * here. Families labelled by model, provider or route get a series cap of
+ * CLIENT_SERIES (pw_metric_limit) on top of the registry's bounds (values
+ * cut to PW_METRICS_MAX_VALUE bytes, overflow into "other"), and an HTTP
+ * status outside 100..599 is counted as "other".
+ *
  * Log lines are one JSON object each on stderr, written with one write(2)
  * (lines of concurrent requests never interleave), at the info level.
  *
@@ -43,6 +52,24 @@ static struct access_metrics families;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Series per family labelled by model, provider or route: every configured
+ * model and route with room to spare, a small part of a scrape. */
+#define CLIENT_SERIES 500
+
+/* The MCP methods a client may send (requests and notifications). */
+static const char *const mcp_methods[] = {
+    "initialize", "ping",
+    "tools/list", "tools/call",
+    "resources/list", "resources/templates/list", "resources/read",
+    "resources/subscribe", "resources/unsubscribe",
+    "prompts/list", "prompts/get",
+    "completion/complete", "logging/setLevel",
+    "server/discover", "subscriptions/listen",
+    "tasks/get", "tasks/list", "tasks/result", "tasks/update", "tasks/cancel",
+    "notifications/initialized", "notifications/cancelled", "notifications/progress",
+    "notifications/roots/list_changed",
+};
 
 static void make(void)
 {
@@ -85,6 +112,10 @@ static void make(void)
                                           "commit).", NULL);
     m->usage_queue = pw_metrics_gauge(r, "pennyworth_usage_queue_records",
                                       "Usage records waiting for the writer.", NULL);
+    struct pw_metric *client_labelled[] = {m->http_requests, m->http_seconds, m->overhead,
+                                           m->upstream, m->tokens, m->spend, m->circuit};
+    for (size_t i = 0; i < sizeof client_labelled / sizeof client_labelled[0]; i++)
+        pw_metric_limit(client_labelled[i], CLIENT_SERIES);
     struct pw_metric *build = pw_metrics_gauge(r, "pennyworth_build_info",
                                                "Version and git commit of this binary.",
                                                L("version", "commit"));
@@ -102,8 +133,9 @@ const char *pw_access_version(void) { return PW_VERSION; }
 void pw_access_observe_http(const char *route, int status, int64_t latency_us)
 {
     const struct access_metrics *m = access_metrics();
-    char code[8];
-    snprintf(code, sizeof code, "%d", status);
+    char code[8] = PW_METRICS_OTHER;
+    if (status >= 100 && status <= 599)
+        snprintf(code, sizeof code, "%d", status);
     pw_metric_add(m->http_requests, L(route ? route : "", code), 1);
     if (latency_us >= 0)
         pw_metric_observe(m->http_seconds, L(route ? route : ""), (double)latency_us / 1e6);
@@ -114,9 +146,18 @@ void pw_access_observe_mcp_session(const char *transport, int delta)
     pw_metric_add(access_metrics()->mcp_sessions, L(transport ? transport : ""), delta);
 }
 
+/* The method's label: its name when it is an MCP method, else "other". */
+static const char *method_label(const char *method)
+{
+    for (size_t i = 0; method && i < sizeof mcp_methods / sizeof mcp_methods[0]; i++)
+        if (strcmp(mcp_methods[i], method) == 0)
+            return mcp_methods[i];
+    return PW_METRICS_OTHER;
+}
+
 void pw_access_observe_mcp_request(const char *method)
 {
-    pw_metric_add(access_metrics()->mcp_requests, L(method ? method : ""), 1);
+    pw_metric_add(access_metrics()->mcp_requests, L(method_label(method)), 1);
 }
 
 void pw_access_observe_circuit(const char *provider, bool open)

@@ -1,6 +1,7 @@
 /*
- * Opening and closing a `struct pw_access`: the configuration, the counter
- * store, the database connections and the usage writer.
+ * Opening and closing a `struct pw_access`: the configuration (with an
+ * IP guard given as an option, serve --ip-limit, over its ipLimit), the
+ * counter store, the database connections and the usage writer.
  *
  * Connections, each with its own lock (access-int.h):
  *   wr  read-write, key management and reports, on the caller's thread;
@@ -106,6 +107,11 @@ enum pw_err pw_access_open(const struct pw_access_options *opt, struct pw_access
     enum pw_err rc = acc->db_path ? PW_OK : pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
     if (!rc)
         rc = access_config_load(&acc->cfg, opt->config, err);
+    if (!rc && opt->ip_limit) {
+        acc->cfg.ip_limit = opt->ip_limit->failures;
+        if (opt->ip_limit->window_ms > 0)
+            acc->cfg.ip_window_ms = opt->ip_limit->window_ms;
+    }
     if (!rc) {
         if (opt->store)
             acc->store = *opt->store;

@@ -7,7 +7,8 @@
  * removes it, so a ticket that leaks after use (a proxy log of the upgrade
  * headers) is worth nothing. Tickets are compared with CRYPTO_memcmp.
  * Expired tickets are dropped whenever one is issued; at most 10,000 are
- * outstanding (beyond that, issuing fails rather than grow).
+ * outstanding, and 1,000 for one key (beyond that, issuing fails rather
+ * than grow, and one key cannot take every ticket from the others).
  *
  * Tickets do not survive a restart and are not shared between instances: a
  * page asks the instance it then connects to (sticky sessions), or retries.
@@ -26,6 +27,7 @@
 #define TICKET_BYTES 32
 #define TICKET_LEN PW_BASE64URL_LEN(TICKET_BYTES)
 #define MAX_TICKETS 10000
+#define MAX_TICKETS_PER_KEY 1000
 #define PROTOCOL_PREFIX "pw-ticket."
 
 struct access_ticket {
@@ -35,10 +37,12 @@ struct access_ticket {
     int64_t expires_ms;
 };
 
-/* Drops expired tickets; returns how many remain. ticket_lock. */
-static size_t prune_locked(struct pw_access *acc, int64_t now)
+/* Drops expired tickets; returns how many remain, and in *mine how many of
+ * them are key_id's. ticket_lock. */
+static size_t prune_locked(struct pw_access *acc, int64_t now, const char *key_id, size_t *mine)
 {
     size_t n = 0;
+    *mine = 0;
     for (struct access_ticket **pp = &acc->tickets; *pp;) {
         struct access_ticket *t = *pp;
         if (t->expires_ms <= now) {
@@ -47,6 +51,7 @@ static size_t prune_locked(struct pw_access *acc, int64_t now)
             free(t);
         } else {
             n++;
+            *mine += strcmp(t->key_id, key_id) == 0;
             pp = &t->next;
         }
     }
@@ -71,7 +76,8 @@ enum pw_err pw_access_ws_ticket(struct pw_access *acc, const struct pw_access_gr
     int64_t now = access_now_ms(acc);
     t->expires_ms = now + PW_ACCESS_TICKET_TTL_MS;
     pthread_mutex_lock(&acc->ticket_lock);
-    if (prune_locked(acc, now) >= MAX_TICKETS) {
+    size_t mine;
+    if (prune_locked(acc, now, t->key_id, &mine) >= MAX_TICKETS || mine >= MAX_TICKETS_PER_KEY) {
         pthread_mutex_unlock(&acc->ticket_lock);
         free(t);
         return pw_error_set(err, PW_ERR_TOO_LARGE, NULL,

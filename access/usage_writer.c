@@ -5,8 +5,18 @@
  *   request path (any thread)          writer thread (own connection)
  *   access_writer_push ──queue──────>  wait for a record, then up to 200 ms
  *     (never blocks on SQLite;         or 256 records, whichever first;
- *      over 100,000 queued: drop        one transaction: INSERT usage rows,
- *      and count)                       add to key_spend, stamp last_used_at
+ *      over 100,000 queued or over     one transaction: INSERT usage rows,
+ *      the byte bound: drop and        add to key_spend, stamp last_used_at
+ *      count)
+ *
+ * The queue is bounded twice: by records, and by bytes (usage.queueBytes,
+ * default 64 MiB), since a record's strings (model, products) are the
+ * client's to make long and 100,000 long records could hold gigabytes
+ * while the database is slow or locked. A record's bytes are its struct
+ * plus its strings. Past either bound the record is dropped, counted in
+ * pennyworth_usage_dropped_total and logged as a warning (at most every
+ * 10 s, with the number dropped since the last warning), rather than
+ * making a request wait.
  *
  * Durability: WAL with synchronous=NORMAL makes a commit survive the
  * process being killed, so after kill -9 only records queued in the last
@@ -32,6 +42,7 @@
 #define BATCH_MS 200
 #define BATCH_MAX 256
 #define QUEUE_MAX 100000
+#define DROP_WARN_MS 10000
 #define PURGE_EVERY_MS (3600 * 1000)
 #define PURGE_CHUNK 5000
 
@@ -43,6 +54,9 @@ struct access_writer {
     pthread_cond_t done;              /* a batch was processed */
     struct access_record *head, *tail; /* lock */
     size_t queued;                    /* lock */
+    size_t queued_bytes;              /* lock */
+    uint64_t unreported;              /* lock: drops since the last warning */
+    int64_t warned_mono;              /* lock: when the last warning went out */
     int64_t first_mono;               /* lock: when the oldest queued record came */
     uint64_t pushed, processed;       /* lock: records accepted, records written or failed */
     bool flush;                       /* lock */
@@ -233,6 +247,7 @@ static void *run(void *arg)
         size_t n = w->queued;
         w->head = w->tail = NULL;
         w->queued = 0;
+        w->queued_bytes = 0;
         w->flush = false;
         bool stopping = w->stop;
         pthread_mutex_unlock(&w->lock);
@@ -314,14 +329,48 @@ void access_writer_stop(struct pw_access *acc)
     acc->writer = NULL;
 }
 
+static size_t len_or_0(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* What a queued record holds in memory. */
+static size_t record_bytes(const struct access_record *r)
+{
+    return sizeof *r + len_or_0(r->model) + len_or_0(r->provider) + len_or_0(r->route) +
+           len_or_0(r->products);
+}
+
+/* Why the queue has no room for `bytes` more, or NULL. w->lock. */
+static const char *no_room(const struct access_writer *w, size_t bytes)
+{
+    if (w->stop)
+        return "the writer is stopping";
+    if (w->queued >= QUEUE_MAX)
+        return "the queue is full (records)";
+    if (w->queued_bytes + bytes > (size_t)w->acc->cfg.usage_queue_bytes)
+        return "the queue is full (usage.queueBytes)";
+    return NULL;
+}
+
 void access_writer_push(struct pw_access *acc, struct access_record *r)
 {
     struct access_writer *w = acc->writer;
     r->next = NULL;
+    size_t bytes = record_bytes(r);
     pthread_mutex_lock(&w->lock);
-    if (w->queued >= QUEUE_MAX || w->stop) {
+    const char *why = no_room(w, bytes);
+    if (why) {
+        w->unreported++;
+        int64_t now = mono_ms();
+        uint64_t dropped = 0;
+        if (w->warned_mono == 0 || now - w->warned_mono >= DROP_WARN_MS) {
+            dropped = w->unreported;
+            w->unreported = 0;
+            w->warned_mono = now;
+        }
         pthread_mutex_unlock(&w->lock);
         pw_metric_add(access_metrics()->usage_dropped, NULL, 1);
+        if (dropped)
+            pw_warn("access: %llu usage record(s) dropped: %s (the database is slow or "
+                    "locked?)", (unsigned long long)dropped, why);
         access_record_free(r);
         return;
     }
@@ -333,6 +382,7 @@ void access_writer_push(struct pw_access *acc, struct access_record *r)
     }
     w->tail = r;
     w->queued++;
+    w->queued_bytes += bytes;
     w->pushed++;
     size_t n = w->queued;
     if (n == 1 || n >= BATCH_MAX)

@@ -483,6 +483,13 @@ static void on_chat(struct pw_server_req *r, void *ud)
         wrong_method(r, "POST");
         return;
     }
+    if (!pw_server_req_is_json(r)) {
+        /* A cross-site page can POST text/plain without a preflight; it
+         * must not spend the operator's provider credentials. */
+        route_error(r, 415, "Unsupported Media Type: Content-Type must be application/json",
+                    NULL);
+        return;
+    }
     size_t len;
     const char *text = pw_server_req_body(r, &len);
     json_error_t je;
@@ -621,10 +628,10 @@ static const struct {
     unsigned flags;
     const struct pw_server_handler *h;
 } routes[] = {
-    {"/v1/chat/completions", 0, &chat_handler},
-    {"/api/v1/completions", 0, &chat_handler},
-    {"/v1/models", 0, &models_handler},
-    {"/v1/", PW_SERVER_ROUTE_PREFIX, &unknown_handler},
+    {"/v1/chat/completions", PW_SERVER_ROUTE_ORIGIN, &chat_handler},
+    {"/api/v1/completions", PW_SERVER_ROUTE_ORIGIN, &chat_handler},
+    {"/v1/models", PW_SERVER_ROUTE_ORIGIN, &models_handler},
+    {"/v1/", PW_SERVER_ROUTE_PREFIX | PW_SERVER_ROUTE_ORIGIN, &unknown_handler},
 };
 
 /* Life cycle ----------------------------------------------------------------------------------- */

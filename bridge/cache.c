@@ -9,7 +9,10 @@
  * two keys share an entry only when they may use exactly the same models,
  * so an answer never reaches a key that could not have asked for it.
  * Entries hold the answer body and the context-products header, keyed by
- * the SHA-256 of all that.
+ * the SHA-256 of all that: the mode, the partition's length and the whole
+ * partition, then the body. Nothing is cut, so two partitions that differ
+ * anywhere (model lists sharing a long prefix) never share an entry, and
+ * the length keeps a partition from running into the body.
  *
  * Bounds: at most `max_entries` answers and `max_bytes` of bodies; each
  * lives `ttl_ms` (catalog context may change under it); the least recently
@@ -91,12 +94,16 @@ bool bridge_cache_key(const json_t *body, int mode, const char *partition,
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     if (!text)
         return false;
-    char head[160];
-    int hn = snprintf(head, sizeof head, "%d\n%.120s\n", mode, partition ? partition : "");
+    if (!partition)
+        partition = "";
+    size_t plen = strlen(partition);
+    char head[64];
+    int hn = snprintf(head, sizeof head, "%d\n%zu\n", mode, plen);
     unsigned int len = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
               EVP_DigestUpdate(md, head, (size_t)hn) &&
+              EVP_DigestUpdate(md, partition, plen) &&
               EVP_DigestUpdate(md, text, strlen(text)) &&
               EVP_DigestFinal_ex(md, key->digest, &len) && len == sizeof key->digest;
     EVP_MD_CTX_free(md);

@@ -90,6 +90,10 @@ static void usage(FILE *f)
             "  --allow-open           serve without API keys on a non-loopback address\n"
             "  --access-config FILE   tiers, the per-IP limit, prices and usage retention\n"
             "                         (JSON; docs/internals/ACCESS.md)\n"
+            "  --ip-limit N[/WINDOW]  refuse a client address (429) once it has failed\n"
+            "                         authentication N times in WINDOW (e.g. 100/5m; 0 = off;\n"
+            "                         default 2000/5m or --access-config's ipLimit);\n"
+            "                         authenticated requests never count\n"
             "  --cache-ttl SECONDS    answer identical non-streamed requests at temperature 0\n"
             "                         from memory for this long (default 0 = no cache)\n"
             "                         (without keys the server is open on loopback only)\n"
@@ -125,6 +129,8 @@ struct serve_opts {
     const char *web_root;
     bool allow_open;    /* no keys and not loopback: serve anyway */
     const char *access_config;
+    bool ip_limit_set;  /* --ip-limit given: over the access configuration's */
+    struct pw_access_ip_limit ip_limit;
     long long cache_s;  /* response cache TTL (0: no cache) */
 };
 
@@ -133,7 +139,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
            O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
-           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE };
+           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
@@ -153,6 +159,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"allow-open", no_argument, NULL, O_ALLOW_OPEN},
         {"access-config", required_argument, NULL, O_ACCESS_CONFIG},
         {"cache-ttl", required_argument, NULL, O_CACHE},
+        {"ip-limit", required_argument, NULL, O_IP_LIMIT},
         {NULL, 0, NULL, 0},
     };
     snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
@@ -197,6 +204,14 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         case O_WEB_ROOT: o->web_root = optarg; break;
         case O_ALLOW_OPEN: o->allow_open = true; break;
         case O_ACCESS_CONFIG: o->access_config = optarg; break;
+        case O_IP_LIMIT:
+            if (!pw_access_ip_limit_parse(optarg, &o->ip_limit)) {
+                fprintf(stderr, "pennyworth serve: --ip-limit: expected N or N/WINDOW "
+                                "(e.g. 100/5m, WINDOW 1s to 1d), not '%s'\n", optarg);
+                return 2;
+            }
+            o->ip_limit_set = true;
+            break;
         default:
             fprintf(stderr, "pennyworth serve: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
@@ -315,7 +330,8 @@ int cli_serve(int argc, char **argv)
             goto out;
         }
     }
-    struct pw_access_options ao = {.db_path = db, .writer = true, .config = aconf};
+    struct pw_access_options ao = {.db_path = db, .writer = true, .config = aconf,
+                                   .ip_limit = o.ip_limit_set ? &o.ip_limit : NULL};
     enum pw_err arc = pw_access_open(&ao, &acc, &err);
     json_decref(aconf);
     if (arc != PW_OK ||

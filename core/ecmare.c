@@ -286,11 +286,94 @@ static size_t quantifier_len(const char *p, const char *end)
     return (size_t)(q - p) + 1;
 }
 
+/*
+ * glibc compiles a counted repetition by copying the repeated tree (a{3}
+ * is aaa), so nested counts multiply, and its epsilon closures grow with
+ * the square of the copies that may match empty: .{0,10000} takes 770 MB,
+ * ((a{0}){99}){99} 1.4 GB. The translation keeps an estimate of the
+ * expanded size (one per atom and per group, every copy at least one),
+ * per open group, and refuses a pattern past MAX_EXPANDED.
+ */
+#define MAX_EXPANDED 4000.0
+#define MAX_GROUPS 64
+
+struct weight {
+    double group[MAX_GROUPS]; /* expanded size of each open group so far */
+    int depth;
+    double last;              /* of the last atom or group, what a quantifier repeats */
+};
+
+static void atom(struct weight *w)
+{
+    w->last = 1;
+    w->group[w->depth] += 1;
+}
+
+static void group_open(struct re_out *o, struct weight *w)
+{
+    if (w->depth + 1 >= MAX_GROUPS) {
+        refuse(o, PW_ERR_UNSUPPORTED, "groups nested too deep");
+        return;
+    }
+    w->group[++w->depth] = 0;
+}
+
+static void group_close(struct weight *w)
+{
+    if (w->depth == 0) { /* unbalanced; regcomp refuses it */
+        atom(w);
+        return;
+    }
+    w->last = w->group[w->depth--] + 1;
+    w->group[w->depth] += w->last;
+}
+
+/* The last atom or group repeated `copies` times (1 for * and ?, and for
+ * {0}, which glibc still builds). */
+static void repeat(struct re_out *o, struct weight *w, double copies)
+{
+    double total = 0;
+    copies = copies < 1 ? 1 : copies;
+    w->group[w->depth] += w->last * (copies - 1);
+    w->last *= copies;
+    for (int i = 0; i <= w->depth; i++)
+        total += w->group[i];
+    if (total > MAX_EXPANDED)
+        refuse(o, PW_ERR_UNSUPPORTED, "pattern too large once its repetitions are expanded");
+}
+
+/* How many copies "{n}", "{n,}" or "{n,m}" (at p, checked) makes. */
+static double counted_copies(const char *p)
+{
+    char *next;
+    double n = (double)strtoul(p + 1, &next, 10);
+    if (*next != ',')
+        return n;
+    if (next[1] == '}')
+        return n + 1;
+    double m = (double)strtoul(next + 1, NULL, 10);
+    return m > n ? m : n;
+}
+
+/* ECMA-262 refuses a quantifier with nothing to repeat; POSIX refuses one
+ * at the start of an expression too, but glibc takes "a++" and "a{9}{9}"
+ * as nested repetitions, whose compiled size multiplies. */
+static bool nothing_to_repeat(struct re_out *o, bool after_quantifier)
+{
+    if (after_quantifier)
+        refuse(o, PW_ERR_INVALID, "nothing to repeat: a quantifier follows a quantifier");
+    return after_quantifier;
+}
+
 static void translate(struct re_out *o, struct re_out *body, const char *p, const char *end)
 {
+    bool quantified = false; /* the last thing put was a quantifier */
+    struct weight w = {.depth = 0};
     while (p < end && !o->why) {
         unsigned char c = (unsigned char)*p++;
         size_t q;
+        bool after_quantifier = quantified;
+        quantified = false;
         switch (c) {
         case '\\': {
             char set;
@@ -299,6 +382,7 @@ static void translate(struct re_out *o, struct re_out *body, const char *p, cons
                 return;
             }
             long v = escape_value(o, &p, end, &set);
+            atom(&w);
             if (v >= 0) {
                 put_codepoint(o, (unsigned long)v);
             } else if (set) {
@@ -323,37 +407,53 @@ static void translate(struct re_out *o, struct re_out *body, const char *p, cons
                 }
             }
             put(o, "(", 1);
+            group_open(o, &w);
             break;
         case '*':
         case '+':
         case '?':
+            if (nothing_to_repeat(o, after_quantifier))
+                return;
             put(o, (const char *)&c, 1);
             if (p < end && *p == '?')
                 p++; /* lazy: cannot change whether the string matches */
+            repeat(o, &w, c == '+' ? 2 : 1); /* glibc makes a+ of a a* */
+            quantified = true;
             break;
         case '{':
             q = quantifier_len(p - 1, end);
             if (!q) {
                 put(o, "\\{", 2);
+                atom(&w);
                 break;
             }
+            if (nothing_to_repeat(o, after_quantifier))
+                return;
+            repeat(o, &w, counted_copies(p - 1));
             put(o, p - 1, q);
             p += q - 1;
             if (p < end && *p == '?')
                 p++;
+            quantified = true;
             break;
         case '[':
             translate_class(o, &p, end, body);
+            atom(&w);
             break;
         case ')':
+            put(o, ")", 1);
+            group_close(&w);
+            break;
         case '|':
         case '^':
         case '$':
         case '.':
             put(o, (const char *)&c, 1);
+            atom(&w);
             break;
         default:
             put_literal(o, c);
+            atom(&w);
             break;
         }
     }

@@ -12,6 +12,13 @@
  * update never blocks and never tears. Series are never removed while the
  * registry lives. The registry's family list is guarded by its mutex.
  *
+ * Bounds (pennyworth/metrics.h): label values are cut when a series is
+ * made and when one is looked up, so a long value finds the series of its
+ * cut form instead of making a new one each time. A family at its cap
+ * sends further tuples to its overflow series (every label "other"),
+ * which is made once, outside the cap, and kept in `other` so that a
+ * stream of new tuples costs one failed search, not the family's mutex.
+ *
  * Rendering reads each value once; a scrape that races updates sees every
  * series at some recent value, and a histogram's count may be a few
  * observations ahead of its buckets (as with every lock-free client).
@@ -55,13 +62,15 @@ struct pw_metric {
     pthread_mutex_t lock;         /* serialises series creation */
     struct series *_Atomic head;
     struct series *tail;          /* lock */
-    _Atomic size_t nseries;
+    _Atomic size_t nseries;       /* not counting the overflow series */
+    _Atomic size_t max_series;
+    struct series *_Atomic other; /* the overflow series, once made */
 };
 
 struct pw_metrics {
     pthread_mutex_t lock;         /* guards first/last */
     struct pw_metric *first, *last;
-    struct pw_metric *dropped;    /* pennyworth_metrics_dropped_total */
+    struct pw_metric *overflow;   /* pennyworth_metrics_overflow_total */
 };
 
 const double PW_METRICS_LATENCY_BOUNDS[] = {
@@ -162,6 +171,26 @@ static void family_free(struct pw_metric *f)
     free(f);
 }
 
+/* Label value i of an update ("" when absent). */
+static const char *value_at(const char *const *values, size_t i)
+{
+    return values && values[i] ? values[i] : "";
+}
+
+/* How much of a label value is kept: all of it up to PW_METRICS_MAX_VALUE
+ * bytes, else that many less the bytes of a character the cut would split
+ * (UTF-8 continuation bytes are 10xxxxxx). */
+static size_t kept(const char *v)
+{
+    size_t n = strnlen(v, PW_METRICS_MAX_VALUE + 1);
+    if (n <= PW_METRICS_MAX_VALUE)
+        return n;
+    n = PW_METRICS_MAX_VALUE;
+    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 static struct series *series_new(struct pw_metric *f, const char *const *values)
 {
     size_t nb = f->kind == HISTOGRAM ? f->nbounds + 1 : 0;
@@ -169,7 +198,8 @@ static struct series *series_new(struct pw_metric *f, const char *const *values)
     if (!s)
         return NULL;
     for (size_t i = 0; i < f->nlabels; i++) {
-        s->values[i] = strdup(values && values[i] ? values[i] : "");
+        const char *v = value_at(values, i);
+        s->values[i] = strndup(v, kept(v));
         if (!s->values[i]) {
             for (size_t j = 0; j < i; j++)
                 free(s->values[j]);
@@ -183,9 +213,12 @@ static struct series *series_new(struct pw_metric *f, const char *const *values)
 static bool series_is(const struct pw_metric *f, const struct series *s,
                       const char *const *values)
 {
-    for (size_t i = 0; i < f->nlabels; i++)
-        if (strcmp(s->values[i], values && values[i] ? values[i] : "") != 0)
+    for (size_t i = 0; i < f->nlabels; i++) {
+        const char *v = value_at(values, i);
+        size_t n = kept(v);
+        if (strncmp(s->values[i], v, n) != 0 || s->values[i][n] != '\0')
             return false;
+    }
     return true;
 }
 
@@ -198,29 +231,67 @@ static struct series *find(struct pw_metric *f, const char *const *values)
     return NULL;
 }
 
-/* The series for `values`, created if needed; NULL past the series cap. */
+/* Makes and publishes a series (f->lock held); NULL when out of memory. */
+static struct series *append(struct pw_metric *f, const char *const *values)
+{
+    struct series *s = series_new(f, values);
+    if (!s)
+        return NULL;
+    if (f->tail)
+        atomic_store_explicit(&f->tail->next, s, memory_order_release);
+    else
+        atomic_store_explicit(&f->head, s, memory_order_release);
+    f->tail = s;
+    return s;
+}
+
+static bool full(struct pw_metric *f)
+{
+    return atomic_load(&f->nseries) >= atomic_load(&f->max_series);
+}
+
+/* The overflow series (f->lock held): found (a client may have sent
+ * "other" itself) or made. */
+static struct series *other_locked(struct pw_metric *f)
+{
+    struct series *s = atomic_load_explicit(&f->other, memory_order_acquire);
+    if (s)
+        return s;
+    const char *others[PW_METRICS_MAX_LABELS];
+    for (size_t i = 0; i < f->nlabels; i++)
+        others[i] = PW_METRICS_OTHER;
+    s = find(f, others);
+    if (!s)
+        s = append(f, others);
+    atomic_store_explicit(&f->other, s, memory_order_release);
+    return s;
+}
+
+/* The series for `values`, created if needed; past the family's cap, the
+ * overflow series. NULL only when out of memory. */
 static struct series *lookup(struct pw_metric *f, const char *const *values)
 {
     struct series *s = find(f, values);
     if (s)
         return s;
-    pthread_mutex_lock(&f->lock);
-    s = find(f, values);
-    if (!s && atomic_load(&f->nseries) < PW_METRICS_MAX_SERIES) {
-        s = series_new(f, values);
-        if (s) {
-            if (f->tail)
-                atomic_store_explicit(&f->tail->next, s, memory_order_release);
-            else
-                atomic_store_explicit(&f->head, s, memory_order_release);
-            f->tail = s;
+    struct series *o = atomic_load_explicit(&f->other, memory_order_acquire);
+    bool over = o && full(f);
+    if (!over) {
+        pthread_mutex_lock(&f->lock);
+        s = find(f, values);
+        over = !s && full(f);
+        if (over) {
+            o = other_locked(f);
+        } else if (!s && (s = append(f, values))) {
             atomic_fetch_add(&f->nseries, 1);
         }
+        pthread_mutex_unlock(&f->lock);
     }
-    pthread_mutex_unlock(&f->lock);
-    if (!s && f->reg && f->reg->dropped && f != f->reg->dropped)
-        pw_metric_add(f->reg->dropped, NULL, 1);
-    return s;
+    if (!over)
+        return s;
+    if (f->reg && f->reg->overflow && f != f->reg->overflow)
+        pw_metric_add(f->reg->overflow, NULL, 1);
+    return o;
 }
 
 static struct pw_metric *family(struct pw_metrics *m, enum kind k, const char *name,
@@ -267,6 +338,7 @@ static struct pw_metric *family(struct pw_metrics *m, enum kind k, const char *n
         f->kind = k;
         f->name = strdup(name);
         f->help = strdup(help ? help : "");
+        atomic_store(&f->max_series, PW_METRICS_MAX_SERIES);
         pthread_mutex_init(&f->lock, NULL);
         ok = f->name && f->help;
         for (size_t i = 0; ok && i < n; i++) {
@@ -302,9 +374,9 @@ struct pw_metrics *pw_metrics_new(void)
     if (!m)
         return NULL;
     pthread_mutex_init(&m->lock, NULL);
-    m->dropped = pw_metrics_counter(m, "pennyworth_metrics_dropped_total",
-                                    "Metric updates dropped because a family had too many "
-                                    "label combinations.", NULL);
+    m->overflow = pw_metrics_counter(m, "pennyworth_metrics_overflow_total",
+                                     "Metric updates counted in their family's \"other\" "
+                                     "series because it had reached its series cap.", NULL);
     return m;
 }
 
@@ -354,6 +426,17 @@ struct pw_metric *pw_metrics_histogram(struct pw_metrics *m, const char *name,
         nbounds = PW_METRICS_LATENCY_NBOUNDS;
     }
     return family(m, HISTOGRAM, name, help, labels, bounds, nbounds);
+}
+
+void pw_metric_limit(struct pw_metric *f, size_t max_series)
+{
+    if (!f)
+        return;
+    if (max_series < 1)
+        max_series = 1;
+    if (max_series > PW_METRICS_MAX_SERIES)
+        max_series = PW_METRICS_MAX_SERIES;
+    atomic_store(&f->max_series, max_series);
 }
 
 /* Updates -------------------------------------------------------------------- */

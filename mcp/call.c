@@ -40,6 +40,8 @@ struct pw_mcp_call *mcp_call_new(struct pw_mcp_session *s, struct mcp_batch *b, 
     atomic_init(&c->done, false);
     c->srv = s->srv;
     c->session = s;
+    c->client_caps = json_incref(s->client_caps);
+    memcpy(c->principal, s->principal, sizeof c->principal);
     c->batch = b;
     if (b)
         mcp_batch_expect(b);
@@ -66,6 +68,7 @@ void mcp_call_unref(struct pw_mcp_call *c)
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     json_decref(c->id);
+    json_decref(c->client_caps);
     json_decref(c->params);
     json_decref(c->handler_params);
     json_decref(c->hook_data);
@@ -234,9 +237,7 @@ bool pw_mcp_call_cancelled(const struct pw_mcp_call *call)
 
 json_t *pw_mcp_call_client_capabilities(const struct pw_mcp_call *call)
 {
-    if (call->modern)
-        return call->modern->caps;
-    return call->session ? call->session->client_caps : NULL;
+    return call->modern ? call->modern->caps : call->client_caps;
 }
 
 /* Sends a notification tied to the call, from any thread. `level` is the log

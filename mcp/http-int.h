@@ -44,7 +44,18 @@ struct mcp_sse_event {
     char *text;                 /* the whole formatted event */
 };
 
+/* The budget every ring of one transport shares: replay text is memory a
+ * vanished client pins until its session expires, so besides each ring's
+ * own bounds the rings together stay under max_bytes (a ring over it gives
+ * up its own oldest events first; a ring keeps at least the event being
+ * sent, so the overshoot is at most one event per stream). */
+struct mcp_sse_pool {
+    size_t bytes;               /* text bytes stored in every ring */
+    size_t max_bytes;
+};
+
 struct mcp_sse_ring {
+    struct mcp_sse_pool *pool;  /* shared budget (borrowed), or NULL */
     uint64_t no;                /* stream number within the session */
     uint64_t next_seq;          /* seq the next event gets (starts at 1) */
     struct mcp_sse_event *ev;   /* circular, `cap` slots */
@@ -54,7 +65,8 @@ struct mcp_sse_ring {
     uint64_t evicted_upto;
 };
 
-void mcp_sse_init(struct mcp_sse_ring *r, uint64_t no, size_t max_events, size_t max_bytes);
+void mcp_sse_init(struct mcp_sse_ring *r, struct mcp_sse_pool *pool, uint64_t no,
+                  size_t max_events, size_t max_bytes);
 void mcp_sse_clear(struct mcp_sse_ring *r);
 
 /* Stores one message (JSON text, no newlines) as an event; returns its seq,
@@ -149,6 +161,7 @@ struct pw_mcp_http {
     struct mcp_hsess **buckets;
     size_t nbuckets;
     size_t count;
+    struct mcp_sse_pool replay; /* every stream's replay ring shares it */
     bool stopping;
     struct mcp_hmodern *modern; /* revision 2026-07-28 requests (http_modern.c) */
 };
@@ -182,11 +195,20 @@ void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_
                         const char *origin, bool with_sid);
 /* The route's on_close: the client of a POST or stream went away. */
 void mcp_http_detach(struct pw_server_req *r);
+/* Binds a session to the identity the gate admitted (`who`), else to the
+ * request's credential (Authorization, else X-API-Key); see
+ * pw_mcp_session_set_principal. mcp_http_principal_is asks whether a
+ * request may use a session bound earlier. */
+enum pw_err mcp_http_principal(struct pw_server_req *r, const char *who,
+                               struct pw_mcp_session *s);
+bool mcp_http_principal_is(struct pw_server_req *r, const char *who,
+                           const struct pw_mcp_session *s);
 
 /* http_modern.c: revision 2026-07-28 POSTs, each with a short-lived engine
  * session. request: true when it took (and answered or holds) `r`;
  * detach: true when `r` was one of its requests. */
-bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin);
+bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
+                         const char *who);
 bool mcp_hmodern_detach(struct pw_server_req *r);
 void mcp_hmodern_sweep(struct pw_mcp_http *h, int64_t now);
 void mcp_hmodern_stop(struct pw_mcp_http *h);

@@ -158,19 +158,6 @@ static bool accepts(const char *hdr, const char *type)
     return false;
 }
 
-/* Whether a Content-Type names application/json (parameters allowed). */
-static bool is_json_type(const char *ct)
-{
-    static const char want[] = "application/json";
-    size_t n = sizeof want - 1;
-    if (strncasecmp(ct, want, n) != 0)
-        return false;
-    const char *p = ct + n;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !*p || *p == ';';
-}
-
 static bool version_known(const char *v)
 {
     for (int i = 0; pw_mcp_versions[i]; i++)
@@ -245,6 +232,7 @@ struct reqctx {
     bool has_sid;
     char accept[512];
     bool has_accept;
+    char who[PW_MCP_WHO_MAX];   /* the identity the gate admitted ("" open) */
 };
 
 /* Finds the session the request names: 400 without one, 404 unknown. */
@@ -256,7 +244,8 @@ static struct mcp_hsess *need_session(struct reqctx *c)
         return NULL;
     }
     struct mcp_hsess *s = mcp_hsess_find(c->h, c->sid);
-    if (!s || s->doomed) {
+    /* A session is its creator's: another key learns nothing of it. */
+    if (!s || s->doomed || !mcp_http_principal_is(c->r, c->who, s->mcp)) {
         mcp_http_error(c->r, c->origin, 404, MCP_HTTP_E_NO_SESSION, "Session not found");
         return NULL;
     }
@@ -274,8 +263,7 @@ static void do_post(struct reqctx *c)
                    "Not Acceptable: accept application/json and text/event-stream");
         return;
     }
-    char ct[256];
-    if (pw_server_req_header(c->r, "content-type", ct, sizeof ct) < 0 || !is_json_type(ct)) {
+    if (!pw_server_req_is_json(c->r)) {
         mcp_http_error(c->r, c->origin, 415, MCP_HTTP_E_TRANSPORT,
                    "Unsupported Media Type: Content-Type must be application/json");
         return;
@@ -311,6 +299,12 @@ static void do_post(struct reqctx *c)
         s = mcp_hsess_new(h);
         if (!s) {
             mcp_http_error(c->r, c->origin, 500, MCP_HTTP_E_TRANSPORT, "cannot create a session");
+            goto out;
+        }
+        if (mcp_http_principal(c->r, c->who, s->mcp) != PW_OK) {
+            mcp_hsess_end(s, "over the per-key session cap");
+            mcp_http_error(c->r, c->origin, 429, MCP_HTTP_E_TRANSPORT,
+                           "Too Many Requests: this key holds too many sessions");
             goto out;
         }
     } else if (!(s = need_session(c))) {
@@ -429,12 +423,12 @@ static void on_request(struct pw_server_req *r, void *ud)
     }
     const struct pw_mcp_gate *gate = c.h->opt.gate;
     char why[200] = "";
-    int refused = gate && gate->http ? gate->http(gate->ud, r, why, sizeof why) : 0;
+    int refused = gate && gate->http ? gate->http(gate->ud, r, c.who, why, sizeof why) : 0;
     if (refused) {
         mcp_http_error(r, c.origin, refused, MCP_HTTP_E_TRANSPORT, why[0] ? why : "refused");
         return;
     }
-    if (mcp_hmodern_request(c.h, r, c.origin))
+    if (mcp_hmodern_request(c.h, r, c.origin, c.who))
         return; /* revision 2026-07-28 (http_modern.c) */
     char ver[64];
     n = pw_server_req_header(r, "mcp-protocol-version", ver, sizeof ver);
@@ -524,6 +518,9 @@ enum pw_err pw_mcp_http_attach(struct pw_server *srv, struct pw_mcp_server *mcp,
         h->opt.replay_events = 256;
     if (!h->opt.replay_bytes)
         h->opt.replay_bytes = (size_t)1 << 20;
+    if (!h->opt.replay_budget)
+        h->opt.replay_budget = (size_t)64 << 20;
+    h->replay.max_bytes = h->opt.replay_budget;
     h->nbuckets = 64;
     h->buckets = calloc(h->nbuckets, sizeof *h->buckets);
     if (!h->buckets) {
@@ -564,3 +561,30 @@ void pw_mcp_http_free(struct pw_mcp_http *h)
 }
 
 size_t pw_mcp_http_count(const struct pw_mcp_http *h) { return h->count; }
+
+/* The principal's bytes: the admitted identity, else the credential. */
+static size_t principal_of(struct pw_server_req *r, const char *who, char buf[1024])
+{
+    if (who && who[0])
+        return (size_t)snprintf(buf, 1024, "%s", who);
+    int n = pw_server_req_header(r, "authorization", buf, 1024);
+    if (n <= 0)
+        n = pw_server_req_header(r, "x-api-key", buf, 1024);
+    return n > 0 ? (size_t)n : 0;
+}
+
+enum pw_err mcp_http_principal(struct pw_server_req *r, const char *who,
+                               struct pw_mcp_session *s)
+{
+    char buf[1024];
+    size_t n = principal_of(r, who, buf);
+    return pw_mcp_session_set_principal(s, buf, n);
+}
+
+bool mcp_http_principal_is(struct pw_server_req *r, const char *who,
+                           const struct pw_mcp_session *s)
+{
+    char buf[1024];
+    size_t n = principal_of(r, who, buf);
+    return pw_mcp_session_principal_is(s, buf, n);
+}

@@ -407,17 +407,6 @@ static bool legacy_version(const char *v)
     return false;
 }
 
-static bool is_json(struct pw_server_req *r)
-{
-    char ct[256];
-    if (pw_server_req_header(r, "content-type", ct, sizeof ct) < 0 ||
-        strncasecmp(ct, "application/json", 16) != 0)
-        return false;
-    const char *p = ct + 16;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return !*p || *p == ';';
-}
 
 /* Whether the Accept header admits JSON or SSE (absent admits all). */
 static bool acceptable(struct pw_server_req *r)
@@ -430,7 +419,7 @@ static bool acceptable(struct pw_server_req *r)
 
 /* Serves one modern request body (a parsed JSON object). */
 static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
-                  json_t *body)
+                  const char *who, json_t *body)
 {
     json_t *id = json_object_get(body, "id");
     json_t *method = json_object_get(body, "method");
@@ -485,6 +474,14 @@ static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *or
         refuse(r, origin, id, 500, MCP_INTERNAL_ERROR, "cannot make a session");
         return;
     }
+    if (mcp_http_principal(r, who, m->mcp) != PW_OK) {
+        pw_mcp_session_free(m->mcp);
+        json_decref(m->id);
+        free(m);
+        refuse(r, origin, id, 429, MCP_HTTP_E_TRANSPORT,
+               "Too Many Requests: this key has too many requests in flight");
+        return;
+    }
     m->next = h->modern;
     if (h->modern)
         h->modern->prev = m;
@@ -495,7 +492,8 @@ static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *or
         unlink_free(m); /* answered at once: the engine has returned */
 }
 
-bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin)
+bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
+                         const char *who)
 {
     const char *method = pw_server_req_method(r);
     char ver[64];
@@ -523,7 +521,7 @@ bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const c
     if (!acceptable(r))
         refuse(r, origin, NULL, 406, MCP_HTTP_E_TRANSPORT,
                "Not Acceptable: accept application/json and text/event-stream");
-    else if (!is_json(r))
+    else if (!pw_server_req_is_json(r))
         refuse(r, origin, NULL, 415, MCP_HTTP_E_TRANSPORT,
                "Unsupported Media Type: Content-Type must be application/json");
     else if (!body)
@@ -532,7 +530,7 @@ bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const c
         refuse(r, origin, NULL, 400, MCP_INVALID_REQUEST,
                "Invalid Request: one JSON-RPC request per POST (no batches)");
     else
-        serve(h, r, origin, body);
+        serve(h, r, origin, who, body);
     json_decref(body);
     return true;
 }

@@ -125,7 +125,7 @@ static struct mcp_hstream *stream_new(struct mcp_hsess *s, uint64_t no)
         return NULL;
     st->kind = MCP_HK_STREAM;
     st->sess = s;
-    mcp_sse_init(&st->ring, no, s->h->opt.replay_events, s->h->opt.replay_bytes);
+    mcp_sse_init(&st->ring, &s->h->replay, no, s->h->opt.replay_events, s->h->opt.replay_bytes);
     st->cursor = 1;
     st->next = s->streams;
     if (s->streams)

@@ -109,6 +109,10 @@ struct pw_mcp_call {
     atomic_bool done;
     struct pw_mcp_server *srv;
     struct pw_mcp_session *session; /* NULL once the session is gone; loop thread */
+    json_t *client_caps;            /* the session's when the call came (new ref): a
+                                       worker reads them while the loop may free the
+                                       session or replace its capabilities */
+    unsigned char principal[32];    /* the session's (pw_mcp_session_set_principal) */
     struct mcp_batch *batch;        /* the batch it came in, or NULL */
     json_t *id;                     /* the request id (new ref) */
     char *method;
@@ -186,6 +190,7 @@ struct pw_mcp_session {
     const char *version;            /* one of pw_mcp_versions, or NULL */
     json_t *client_caps;            /* new ref */
     json_t *client_info;            /* new ref */
+    unsigned char principal[32];    /* SHA-256 of the credential; zeros for none */
     int log_level;                  /* index into the level names; 0 = debug */
     char **subs;                    /* subscribed URIs */
     size_t nsubs;

@@ -58,12 +58,20 @@ struct mcp_listen;
 struct mcp_modern_srv {
     unsigned char key[32];   /* seals requestState */
     struct mcp_listen *listens;
-    struct mcp_nonce *nonces; /* used requestState nonces, ring */
-    size_t nnonces, nonce_head;
-    pthread_mutex_t task_lock; /* guards the task table and every task (tasks.c) */
+    struct mcp_nonce *spent;  /* spent requestState nonces, open addressing (mrtr.c) */
+    size_t nspent, spent_cap;
+    pthread_mutex_t task_lock; /* guards the task table and every task (tasks.c);
+                                  taken with mcp_task_lock so it can be asserted */
+    pthread_t task_lock_owner; /* {task_lock} the holder, for task_lock_held */
+    bool task_locked;          /* {task_lock} */
     struct mcp_task *tasks;    /* {task_lock} */
     size_t ntasks;             /* {task_lock} */
 };
+
+/* tasks.c: the task lock, with its holder recorded for PW_ASSERT. */
+void mcp_task_lock(struct mcp_modern_srv *ms);
+void mcp_task_unlock(struct mcp_modern_srv *ms);
+bool mcp_task_lock_held(struct mcp_modern_srv *ms);
 
 /* modern.c */
 bool mcp_modern_wants(const char *method, json_t *params);

@@ -124,7 +124,7 @@ void mcp_modern_srv_free(struct pw_mcp_server *srv)
         return;
     mcp_tasks_free(srv->modern);
     pthread_mutex_destroy(&srv->modern->task_lock);
-    free(srv->modern->nonces);
+    free(srv->modern->spent);
     free(srv->modern);
     srv->modern = NULL;
 }

@@ -12,14 +12,20 @@
  * and a retry is refused (-32602, before any handler runs) unless:
  *   1. the MAC matches (forged or altered states fail here);
  *   2. the binding matches: SHA-256 of the method, the tool/prompt name or
- *      resource URI and the arguments, so a state cannot move to another
- *      request;
+ *      resource URI, the arguments and the session's principal (a hash of
+ *      the credential it came with), so a state cannot move to another
+ *      request or to another key;
  *   3. it has not expired (STATE_TTL_S: long enough for a person to answer
  *      a form, short enough to bound replays);
- *   4. its nonce was not used before: each state is good for one retry
- *      (remembered in a ring of NONCES entries while they can still be
- *      valid; a restart forgets them, so a replay after a restart is
- *      bounded by the expiry alone).
+ *   4. its nonce was not used before: each state is good for one retry.
+ *      Every spent nonce is remembered until its state expires (a hash set
+ *      of at most SPENT_MAX; when that many are live, retries are refused
+ *      rather than one forgotten), so no replay succeeds within a state's
+ *      lifetime. A restart forgets them, so a replay after a restart is
+ *      bounded by the expiry alone.
+ *
+ * Decoding is bounded: each part is decoded into a buffer of its own
+ * capacity, and a part of the wrong length is refused (-32602).
  * The key is random per process unless the host sets one
  * (pw_mcp_server_set_state_key), in which case states survive a restart.
  *
@@ -27,7 +33,7 @@
  * ask for are its to ignore.
  *
  * Sealing runs on the thread that finishes the call (the key is only
- * written before sessions exist); verification and the nonce ring are on
+ * written before sessions exist); verification and the spent set are on
  * the loop thread.
  *
  * SPDX-License-Identifier: MIT
@@ -44,77 +50,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "pennyworth/encode.h"
 #include "pennyworth/json.h"
 #include "pennyworth/log.h"
 
 #define STATE_TTL_S 900
-#define NONCES 4096
-#define NONCE_HEX 32
+#define NONCE_BYTES 16
+#define NONCE_HEX (2 * NONCE_BYTES)
 #define MAX_STATE 16384
+/* Spent states remembered at once, each until it expires; past this a
+ * retry is refused (fail closed) rather than forgetting one. */
+#define SPENT_MAX 65536
+#define SPENT_MIN_CAP 64
 
 struct mcp_nonce {
-    char hex[NONCE_HEX + 1];
-    int64_t expires;
+    unsigned char id[NONCE_BYTES];
+    int64_t expires;            /* 0: free slot */
 };
-
-/* Base64url without padding ------------------------------------------------------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Encodes len bytes; returns new text, or NULL. */
-static char *b64url(const unsigned char *in, size_t len)
-{
-    char *out = malloc(len / 3 * 4 + 5);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = b64[v >> 18 & 63];
-        out[o++] = b64[v >> 12 & 63];
-        if (i + 1 < len)
-            out[o++] = b64[v >> 6 & 63];
-        if (i + 2 < len)
-            out[o++] = b64[v & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Decodes n characters into out (room for n bytes); returns the length or
- * -1 when the text is not base64url. */
-static long unb64url(const char *in, size_t n, unsigned char *out)
-{
-    unsigned v = 0;
-    int bits = 0;
-    long o = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = in[i] ? strchr(b64, in[i]) : NULL;
-        if (!p)
-            return -1;
-        v = v << 6 | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(v >> bits & 0xff);
-        }
-    }
-    return bits >= 6 ? -1 : o;
-}
-
-static void hex(const unsigned char *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
 
 static void mac(const unsigned char key[32], const char *payload, unsigned char out[32])
 {
@@ -132,17 +84,21 @@ static void mac(const unsigned char key[32], const char *payload, unsigned char 
     free(msg);
 }
 
-/* The binding of a request: what a state may be used with. */
-static void binding(const char *method, json_t *params, char out[65])
+/* The binding of a request: what a state may be used with, and by whom
+ * (the session's principal, a hash of its credential). */
+static void binding(const char *method, json_t *params, const unsigned char principal[32],
+                    char out[65])
 {
+    char who[65];
+    pw_hex_encode(who, principal, 32);
     json_t *args = json_object_get(params, "arguments");
     json_t *key = json_object_get(params, strcmp(method, "resources/read") == 0 ? "uri" : "name");
-    json_t *what = json_pack("{s:s, s:O, s:O}", "m", method, "k", key ? key : json_null(), "a",
-                             args ? args : json_null());
+    json_t *what = json_pack("{s:s, s:O, s:O, s:s}", "m", method, "k", key ? key : json_null(),
+                             "a", args ? args : json_null(), "p", who);
     char *text = json_dumps(what, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
-    hex(md, sizeof md, out);
+    pw_hex_encode(out, md, sizeof md);
     free(text);
     json_decref(what);
 }
@@ -151,11 +107,11 @@ static void binding(const char *method, json_t *params, char out[65])
 
 static char *seal(struct pw_mcp_server *srv, const struct mcp_modern *m, json_t *state)
 {
-    unsigned char nonce[NONCE_HEX / 2];
+    unsigned char nonce[NONCE_BYTES];
     char nonce_hex[NONCE_HEX + 1];
     if (RAND_bytes(nonce, (int)sizeof nonce) != 1)
         return NULL;
-    hex(nonce, sizeof nonce, nonce_hex);
+    pw_hex_encode(nonce_hex, nonce, sizeof nonce);
     json_t *payload = json_pack("{s:i, s:s, s:I, s:s, s:O}", "v", 1, "b", m->bind, "e",
                                 (json_int_t)time(NULL) + STATE_TTL_S, "n", nonce_hex, "s",
                                 state ? state : json_null());
@@ -163,19 +119,18 @@ static char *seal(struct pw_mcp_server *srv, const struct mcp_modern *m, json_t 
     json_decref(payload);
     if (!text)
         return NULL;
-    char *body = b64url((const unsigned char *)text, strlen(text));
-    free(text);
-    if (!body)
+    size_t tlen = strlen(text);
+    char *out = malloc(PW_BASE64URL_LEN(tlen) + 1 + PW_BASE64URL_LEN(32) + 1);
+    if (!out) {
+        free(text);
         return NULL;
+    }
+    size_t blen = pw_base64url_encode(out, text, tlen);
+    free(text);
     unsigned char tag[32];
-    mac(srv->modern->key, body, tag);
-    char *sig = b64url(tag, sizeof tag);
-    size_t n = strlen(body) + 1 + (sig ? strlen(sig) : 0) + 1;
-    char *out = sig ? malloc(n) : NULL;
-    if (out)
-        snprintf(out, n, "%s.%s", body, sig);
-    free(body);
-    free(sig);
+    mac(srv->modern->key, out, tag);
+    out[blen] = '.';
+    pw_base64url_encode(out + blen + 1, tag, sizeof tag);
     return out;
 }
 
@@ -248,24 +203,62 @@ void pw_mcp_call_input_required(struct pw_mcp_call *call, json_t *requests_new,
 
 /* Verification (loop thread) ------------------------------------------------------ */
 
-/* Marks a nonce used; false if it already was. */
-static bool spend(struct mcp_modern_srv *ms, const char *nonce, int64_t expires, int64_t now)
+/* The spent set keeps every spent nonce until its state expires, so a state
+ * can never be used twice within its lifetime: it is rebuilt without the
+ * expired entries whenever it is half full, growing while live entries
+ * need it, up to SPENT_MAX. */
+static bool spent_rebuild(struct mcp_modern_srv *ms, int64_t now)
 {
-    if (!ms->nonces && !(ms->nonces = calloc(NONCES, sizeof *ms->nonces)))
+    size_t live = 0;
+    for (size_t i = 0; i < ms->spent_cap; i++)
+        live += ms->spent[i].expires >= now;
+    if (live >= SPENT_MAX)
         return false;
-    for (size_t i = 0; i < ms->nnonces; i++)
-        if (ms->nonces[i].expires >= now && strcmp(ms->nonces[i].hex, nonce) == 0)
-            return false;
-    struct mcp_nonce *slot = &ms->nonces[ms->nonce_head];
-    ms->nonce_head = (ms->nonce_head + 1) % NONCES;
-    if (ms->nnonces < NONCES)
-        ms->nnonces++;
-    else if (slot->expires >= now)
-        pw_warn("mcp: more than %d requestStates in flight; the oldest may be replayed",
-                NONCES);
-    snprintf(slot->hex, sizeof slot->hex, "%s", nonce);
-    slot->expires = expires;
+    size_t cap = SPENT_MIN_CAP;
+    while (cap < 4 * (live + 1))
+        cap *= 2;
+    struct mcp_nonce *tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return false;
+    for (size_t i = 0; i < ms->spent_cap; i++) {
+        if (ms->spent[i].expires < now)
+            continue;
+        uint64_t h;
+        memcpy(&h, ms->spent[i].id, sizeof h); /* random bytes: a fine hash */
+        size_t j = (size_t)h & (cap - 1);
+        while (tab[j].expires)
+            j = (j + 1) & (cap - 1);
+        tab[j] = ms->spent[i];
+    }
+    free(ms->spent);
+    ms->spent = tab;
+    ms->spent_cap = cap;
+    ms->nspent = live;
     return true;
+}
+
+/* Marks a nonce spent. NULL, or why it must be refused. */
+static const char *spend(struct mcp_modern_srv *ms, const char *nonce_hex, int64_t expires,
+                         int64_t now)
+{
+    unsigned char id[NONCE_BYTES];
+    if (!pw_hex_decode(id, nonce_hex, sizeof id))
+        return "requestState is not one of ours";
+    if (2 * (ms->nspent + 1) > ms->spent_cap && !spent_rebuild(ms, now)) {
+        pw_warn("mcp: %d requestStates spent and not yet expired; refusing more retries",
+                SPENT_MAX);
+        return "too many requestStates in use; retry the request from the start";
+    }
+    uint64_t h;
+    memcpy(&h, id, sizeof h);
+    size_t j = (size_t)h & (ms->spent_cap - 1);
+    for (; ms->spent[j].expires; j = (j + 1) & (ms->spent_cap - 1))
+        if (memcmp(ms->spent[j].id, id, sizeof id) == 0 && ms->spent[j].expires >= now)
+            return "requestState was already used";
+    memcpy(ms->spent[j].id, id, sizeof id);
+    ms->spent[j].expires = expires > 0 ? expires : 1;
+    ms->nspent++;
+    return NULL;
 }
 
 /* Opens a state; NULL with *why set when it must be refused. New. */
@@ -280,18 +273,19 @@ static json_t *open_state(struct pw_mcp_server *srv, const struct mcp_modern *m,
         return NULL;
     size_t blen = (size_t)(dot - state);
     char *body = strndup(state, blen);
-    unsigned char want[32], got[40];
+    unsigned char want[32], got[32];
     if (!body)
         return NULL;
     mac(ms->key, body, want);
-    long glen = unb64url(dot + 1, strlen(dot + 1), got);
-    if (glen != 32 || CRYPTO_memcmp(want, got, 32) != 0) {
+    long glen = pw_base64url_decode(got, sizeof got, dot + 1, n - blen - 1);
+    if (glen != (long)sizeof got || CRYPTO_memcmp(want, got, sizeof got) != 0) {
         free(body);
         *why = "requestState failed its integrity check";
         return NULL;
     }
-    unsigned char *raw = malloc(blen + 1);
-    long rlen = raw ? unb64url(body, blen, raw) : -1;
+    size_t rcap = blen / 4 * 3 + 3;
+    unsigned char *raw = malloc(rcap);
+    long rlen = raw ? pw_base64url_decode(raw, rcap, body, blen) : -1;
     free(body);
     json_t *p = rlen > 0 ? json_loadb((const char *)raw, (size_t)rlen, 0, NULL) : NULL;
     free(raw);
@@ -309,10 +303,8 @@ static json_t *open_state(struct pw_mcp_server *srv, const struct mcp_modern *m,
         *why = "requestState belongs to another request";
     else if (exp < now)
         *why = "requestState has expired";
-    else if (!spend(ms, nonce, exp, now))
-        *why = "requestState was already used";
     else
-        *why = NULL;
+        *why = spend(ms, nonce, exp, now);
     json_incref(s);
     json_decref(p);
     if (*why) {
@@ -331,7 +323,7 @@ static bool refuse(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id, co
 bool mcp_mrtr_accept(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
                      json_t *params, struct mcp_modern *m)
 {
-    binding(m->method, params, m->bind);
+    binding(m->method, params, s->principal, m->bind);
     json_t *responses = json_object_get(params, "inputResponses");
     json_t *state = json_object_get(params, "requestState");
     if (responses) {

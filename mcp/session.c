@@ -17,11 +17,14 @@
 #include "mcp/mcp-int.h"
 #include "mcp/modern-int.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/assert.h"
 #include "pennyworth/log.h"
 
 static const char *const levels[] = {"debug", "info", "notice", "warning", "error",
@@ -57,6 +60,36 @@ enum pw_err pw_mcp_session_new(struct pw_mcp_server *srv, const struct pw_mcp_tr
     srv->sessions = s;
     *out = s;
     return PW_OK;
+}
+
+static void digest(const void *credential, size_t len, unsigned char out[32])
+{
+    memset(out, 0, 32);
+    if (credential && len)
+        SHA256(credential, len, out);
+}
+
+enum pw_err pw_mcp_session_set_principal(struct pw_mcp_session *s, const void *credential,
+                                         size_t len)
+{
+    PW_ASSERT(mcp_on_loop(s->srv));
+    digest(credential, len, s->principal);
+    if (!credential || !len)
+        return PW_OK;
+    /* A scan, not a table: sessions are few thousand at most and this runs
+     * once per session. */
+    int others = 0;
+    for (const struct pw_mcp_session *o = s->srv->sessions; o; o = o->next)
+        others += o != s && memcmp(o->principal, s->principal, sizeof s->principal) == 0;
+    return others >= s->srv->opt.sessions_per_principal ? PW_ERR_RATE_LIMITED : PW_OK;
+}
+
+bool pw_mcp_session_principal_is(const struct pw_mcp_session *s, const void *credential,
+                                 size_t len)
+{
+    unsigned char d[32];
+    digest(credential, len, d);
+    return CRYPTO_memcmp(d, s->principal, sizeof d) == 0;
 }
 
 void pw_mcp_session_free(struct pw_mcp_session *s)
@@ -97,6 +130,7 @@ void mcp_send(struct pw_mcp_session *s, json_t *msg_new, json_t *related)
 void mcp_session_reply(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
                        json_t *body_new, bool is_error)
 {
+    PW_ASSERT(mcp_on_loop(s->srv));
     if (s->modern)
         body_new = mcp_modern_decorate(s->srv, s->modern, body_new, is_error);
     json_t *resp = is_error ? mcp_error_response(id, body_new) : mcp_response(id, body_new);
@@ -261,6 +295,7 @@ void pw_mcp_session_receive_json(struct pw_mcp_session *s, json_t *msg)
 
 void pw_mcp_session_receive(struct pw_mcp_session *s, const char *text, size_t len)
 {
+    PW_ASSERT(mcp_on_loop(s->srv));
     json_error_t je;
     json_t *msg = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!msg) {

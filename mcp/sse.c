@@ -6,7 +6,8 @@
  * Why a ring per stream: the spec forbids replaying a message on a stream
  * other than the one it was meant for, and a stream's events are wanted
  * only until the client has seen them. Bounding each ring by count and by
- * bytes caps the memory a slow or vanished client can pin; when a resume
+ * bytes, and every ring of the transport together by a shared pool
+ * (struct mcp_sse_pool), caps the memory slow or vanished clients can pin; when a resume
  * asks for something already evicted the caller learns it
  * (evicted_upto) and logs the gap rather than failing the client.
  *
@@ -23,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void mcp_sse_init(struct mcp_sse_ring *r, uint64_t no, size_t max_events, size_t max_bytes)
+void mcp_sse_init(struct mcp_sse_ring *r, struct mcp_sse_pool *pool, uint64_t no,
+                  size_t max_events, size_t max_bytes)
 {
     memset(r, 0, sizeof *r);
+    r->pool = pool;
     r->no = no;
     r->next_seq = 1;
     r->max_events = max_events ? max_events : 1;
@@ -42,6 +45,8 @@ static void drop_oldest(struct mcp_sse_ring *r)
     struct mcp_sse_event *e = slot(r, 0);
     r->evicted_upto = e->seq;
     r->bytes -= e->len;
+    if (r->pool)
+        r->pool->bytes -= e->len;
     free(e->text);
     e->text = NULL;
     r->head = (r->head + 1) % r->cap;
@@ -114,12 +119,16 @@ uint64_t mcp_sse_push(struct mcp_sse_ring *r, const char *json, size_t len)
     }
     while (r->count && r->bytes + n > r->max_bytes)
         drop_oldest(r);
+    while (r->count && r->pool && r->pool->bytes + n > r->pool->max_bytes)
+        drop_oldest(r);
     struct mcp_sse_event *e = slot(r, r->count);
     e->seq = r->next_seq++;
     e->len = n;
     e->text = text;
     r->count++;
     r->bytes += n;
+    if (r->pool)
+        r->pool->bytes += n;
     return e->seq;
 }
 

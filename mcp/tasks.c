@@ -28,8 +28,10 @@
  *             marked cancelled; what it still produces is dropped)
  *   terminal --TTL_MS after its last update (sweep)--> (freed)
  *
- * Task ids are 128 random bits, so they are unguessable handles. The
- * table is bounded (MAX_TASKS); when it is full a call goes on
+ * Task ids are 128 random bits, so they are unguessable handles; a task is
+ * also bound to the principal (API key) that started it, and another's
+ * task is reported unknown. The table is bounded (MAX_TASKS, and
+ * MAX_TASKS_PER_PRINCIPAL for one key); when either is full a call goes on
  * synchronously.
  *
  * Threads: the table and every task are under `task_lock` (ms); handlers
@@ -46,11 +48,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "pennyworth/assert.h"
 #include "pennyworth/log.h"
 
 #define TTL_MS 3600000       /* a task stays readable this long after its last change */
 #define POLL_MS 500          /* the polling interval suggested to clients */
 #define MAX_TASKS 1024
+/* Open tasks one principal (API key) may hold, so one key cannot fill the
+ * table for everyone. */
+#define MAX_TASKS_PER_PRINCIPAL 128
 
 enum task_status { T_WORKING, T_INPUT, T_COMPLETED, T_FAILED, T_CANCELLED };
 
@@ -61,6 +67,7 @@ struct mcp_task {
     char id[33];
     enum task_status status;
     struct pw_mcp_call *call;   /* holds a reference */
+    unsigned char principal[32]; /* whose it is: only they may read or change it */
     json_t *requests;           /* pending input requests by key (INPUT) */
     json_t *responses;          /* answers so far (object) */
     json_t *state;              /* the handler's state between rounds, or NULL */
@@ -90,6 +97,27 @@ static json_t *iso(int64_t ms)
 bool mcp_tasks_declared(json_t *caps)
 {
     return json_object_get(json_object_get(caps, "extensions"), MCP_TASKS_EXT) != NULL;
+}
+
+void mcp_task_lock(struct mcp_modern_srv *ms)
+{
+    pthread_mutex_lock(&ms->task_lock);
+    ms->task_lock_owner = pthread_self();
+    ms->task_locked = true;
+}
+
+void mcp_task_unlock(struct mcp_modern_srv *ms)
+{
+    PW_ASSERT(mcp_task_lock_held(ms));
+    ms->task_locked = false;
+    pthread_mutex_unlock(&ms->task_lock);
+}
+
+/* Only the holder can see both fields set to itself, so the answer is exact
+ * for the calling thread. */
+bool mcp_task_lock_held(struct mcp_modern_srv *ms)
+{
+    return ms->task_locked && pthread_equal(ms->task_lock_owner, pthread_self());
 }
 
 /* The Task envelope (new); with `detail`, the DetailedTask fields too.
@@ -126,6 +154,7 @@ static void task_free(struct mcp_task *t)
 /* Frees terminal tasks past their TTL. Under the lock. */
 static void sweep(struct mcp_modern_srv *ms, int64_t now)
 {
+    PW_ASSERT(mcp_task_lock_held(ms));
     for (struct mcp_task **pp = &ms->tasks; *pp;) {
         struct mcp_task *t = *pp;
         if (t->status >= T_COMPLETED && now - t->updated_ms > TTL_MS) {
@@ -165,11 +194,16 @@ bool pw_mcp_call_to_task(struct pw_mcp_call *call)
     t->responses = json_object();
     t->created_ms = t->updated_ms = wall_ms();
     t->call = call;
-    pthread_mutex_lock(&ms->task_lock);
+    memcpy(t->principal, call->principal, sizeof t->principal);
+    mcp_task_lock(ms);
     sweep(ms, t->created_ms);
-    if (ms->ntasks >= MAX_TASKS) {
-        pthread_mutex_unlock(&ms->task_lock);
-        pw_warn("mcp: %d tasks are open; %s runs without one", MAX_TASKS, call->method);
+    size_t mine = 0;
+    for (const struct mcp_task *o = ms->tasks; o; o = o->next)
+        mine += memcmp(o->principal, t->principal, sizeof t->principal) == 0;
+    if (ms->ntasks >= MAX_TASKS || mine >= MAX_TASKS_PER_PRINCIPAL) {
+        mcp_task_unlock(ms);
+        pw_warn("mcp: %s tasks are open; %s runs without one",
+                mine >= MAX_TASKS_PER_PRINCIPAL ? "this key's" : "the server's", call->method);
         json_decref(t->responses);
         free(t);
         return false;
@@ -180,7 +214,7 @@ bool pw_mcp_call_to_task(struct pw_mcp_call *call)
     ms->ntasks++;
     json_t *created = envelope(t, false);
     atomic_store(&call->task, t);
-    pthread_mutex_unlock(&ms->task_lock);
+    mcp_task_unlock(ms);
     /* Created before it is announced, so an immediate tasks/get finds it. */
     json_object_set_new(created, "resultType", json_string("task"));
     mcp_call_answer_early(call, created);
@@ -190,10 +224,10 @@ bool pw_mcp_call_to_task(struct pw_mcp_call *call)
 bool mcp_task_finish(struct pw_mcp_call *call, json_t *msg, bool is_error)
 {
     struct mcp_modern_srv *ms = call->srv->modern;
-    pthread_mutex_lock(&ms->task_lock);
+    mcp_task_lock(ms);
     struct mcp_task *t = atomic_load(&call->task);
     if (!t) {
-        pthread_mutex_unlock(&ms->task_lock);
+        mcp_task_unlock(ms);
         return false;
     }
     if (t->status == T_WORKING) {
@@ -208,7 +242,7 @@ bool mcp_task_finish(struct pw_mcp_call *call, json_t *msg, bool is_error)
         msg = NULL;
         t->updated_ms = wall_ms();
     }
-    pthread_mutex_unlock(&ms->task_lock);
+    mcp_task_unlock(ms);
     json_decref(msg); /* a cancelled task's late answer */
     return true;
 }
@@ -216,10 +250,10 @@ bool mcp_task_finish(struct pw_mcp_call *call, json_t *msg, bool is_error)
 bool mcp_task_input(struct pw_mcp_call *call, json_t *requests_new, json_t *state_new)
 {
     struct mcp_modern_srv *ms = call->srv->modern;
-    pthread_mutex_lock(&ms->task_lock);
+    mcp_task_lock(ms);
     struct mcp_task *t = atomic_load(&call->task);
     if (!t) {
-        pthread_mutex_unlock(&ms->task_lock);
+        mcp_task_unlock(ms);
         return false;
     }
     if (t->status == T_WORKING && json_object_size(requests_new) > 0) {
@@ -231,7 +265,7 @@ bool mcp_task_input(struct pw_mcp_call *call, json_t *requests_new, json_t *stat
         t->status = T_INPUT;
         t->updated_ms = wall_ms();
     }
-    pthread_mutex_unlock(&ms->task_lock);
+    mcp_task_unlock(ms);
     json_decref(requests_new);
     json_decref(state_new);
     return true;
@@ -242,10 +276,10 @@ void mcp_tasks_cancel_all(struct pw_mcp_server *srv)
     struct mcp_modern_srv *ms = srv->modern;
     if (!ms)
         return;
-    pthread_mutex_lock(&ms->task_lock);
+    mcp_task_lock(ms);
     for (struct mcp_task *t = ms->tasks; t; t = t->next)
         atomic_store(&t->call->cancelled, true);
-    pthread_mutex_unlock(&ms->task_lock);
+    mcp_task_unlock(ms);
 }
 
 void mcp_tasks_free(struct mcp_modern_srv *ms)
@@ -284,11 +318,13 @@ static struct mcp_task *named(struct pw_mcp_session *s, struct mcp_batch *b, jso
                           true);
         return NULL;
     }
-    pthread_mutex_lock(&ms->task_lock);
+    mcp_task_lock(ms);
     sweep(ms, wall_ms());
     struct mcp_task *t = find(ms, tid);
+    if (t && memcmp(t->principal, s->principal, sizeof t->principal) != 0)
+        t = NULL; /* another key's task is as good as unknown */
     if (!t) {
-        pthread_mutex_unlock(&ms->task_lock);
+        mcp_task_unlock(ms);
         mcp_session_reply(s, b, id,
                           mcp_error_object(MCP_INVALID_PARAMS, "Invalid params: unknown taskId",
                                            json_pack("{s:s}", "taskId", tid)),
@@ -303,7 +339,7 @@ void mcp_tasks_get(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id, js
     if (!t)
         return;
     json_t *detail = envelope(t, true);
-    pthread_mutex_unlock(&s->srv->modern->task_lock);
+    mcp_task_unlock(s->srv->modern);
     mcp_session_reply(s, b, id, detail, false);
 }
 
@@ -318,7 +354,7 @@ void mcp_tasks_cancel(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
         t->updated_ms = wall_ms();
         atomic_store(&t->call->cancelled, true);
     }
-    pthread_mutex_unlock(&s->srv->modern->task_lock);
+    mcp_task_unlock(s->srv->modern);
     mcp_session_reply(s, b, id, json_object(), false); /* idempotent on terminal tasks */
 }
 
@@ -372,13 +408,13 @@ void mcp_tasks_update(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
     }
     struct pw_mcp_call *c = t->call;
     mcp_call_ref(c);
-    pthread_mutex_unlock(&s->srv->modern->task_lock);
+    mcp_task_unlock(s->srv->modern);
     mcp_session_reply(s, b, id, json_object(), false);
     if (resume) {
         struct mcp_modern_srv *ms = s->srv->modern;
-        pthread_mutex_lock(&ms->task_lock);
+        mcp_task_lock(ms);
         struct mcp_task *now = atomic_load(&c->task);
-        pthread_mutex_unlock(&ms->task_lock);
+        mcp_task_unlock(ms);
         if (now && now->status == T_WORKING)
             rerun(now);
     }

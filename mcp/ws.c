@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,13 +67,32 @@ static void send_msg(void *ctx, json_t *msg, json_t *related)
     free(text);
 }
 
+/* Binds the session to the identity the gate admitted, else the upgrade's
+ * credential, else to this connection alone (a random value), so a
+ * requestState cannot move to another connection. */
+static enum pw_err principal(struct pw_server_ws *c, struct pw_mcp_session *s, const char *who)
+{
+    if (who[0])
+        return pw_mcp_session_set_principal(s, who, strlen(who));
+    char cred[1024];
+    int n = pw_server_ws_header(c, "authorization", cred, sizeof cred);
+    if (n <= 0)
+        n = pw_server_ws_header(c, "x-api-key", cred, sizeof cred);
+    if (n <= 0) {
+        n = 32;
+        if (RAND_bytes((unsigned char *)cred, n) != 1)
+            n = 0;
+    }
+    return pw_mcp_session_set_principal(s, cred, (size_t)n);
+}
+
 static int on_open(struct pw_server_ws *c, void *ud)
 {
     struct pw_mcp_ws *w = ud;
     void *gated = NULL;
-    char why[200] = "";
+    char why[200] = "", who[PW_MCP_WHO_MAX] = "";
     if (w->gate && w->gate->ws_open &&
-        w->gate->ws_open(w->gate->ud, c, &gated, why, sizeof why) != 0) {
+        w->gate->ws_open(w->gate->ud, c, &gated, who, why, sizeof why) != 0) {
         pw_server_ws_close(c, 1008, why[0] ? why : "not admitted");
         return 0; /* closing; no session, so no data and nothing in on_close */
     }
@@ -93,6 +113,14 @@ static int on_open(struct pw_server_ws *c, void *ud)
             w->gate->ws_close(w->gate->ud, gated);
         free(k);
         return -1;
+    }
+    if (principal(c, k->s, who) != PW_OK) {
+        pw_mcp_session_free(k->s);
+        if (gated && w->gate->ws_close)
+            w->gate->ws_close(w->gate->ud, gated);
+        free(k);
+        pw_server_ws_close(c, 1008, "too many sessions for this key");
+        return 0;
     }
     k->next = w->conns;
     if (w->conns)

@@ -5,9 +5,10 @@
  * lws gives us callbacks per connection; a `struct pw_server_req` is made
  * for each request (LWS_CALLBACK_HTTP) and hangs off the per-session data,
  * which lws frees and re-creates between keep-alive transactions. The
- * request collects its body (bounded by the route; Content-Length is
- * required, so a body can never swallow the next request), goes to the
- * route's handler, and queues whatever the handler writes in an output
+ * request collects its body (any method may carry one; its length comes
+ * from Content-Length alone, required for POST/PUT/PATCH, so a body can
+ * never swallow the next request; Transfer-Encoding is refused), goes to
+ * the route's handler, and queues whatever the handler writes in an output
  * queue drained one lws_write per WRITEABLE callback. Streamed responses
  * use chunked transfer coding on HTTP/1.1 (lws passes h1 bodies through
  * untouched) and close-delimited bodies on HTTP/1.0. ALPN is pinned to
@@ -44,7 +45,7 @@
  *   4. Every lws call happens on the service thread; nothing writes to the
  *      socket outside HTTP_WRITEABLE except server_http_reply_now, used
  *      only where lws itself writes directly (CONFIRM_UPGRADE).
- *   5. A request without a body that outlives its on_request call (an SSE
+ * *   5. A request without a body that outlives its on_request call (an SSE
  *      stream, a late answer) is in the server's watch set until it
  *      finishes. lws 4.1 does not read a connection while such a request is
  *      being answered (LRS_DOING_TRANSACTION; lws issue #2455), so a client
@@ -61,14 +62,43 @@
  *      there); a request marked `kill` gets KILL_TIMEOUT_S, since a stuck
  *      socket may never be writeable again. Once the queue drains the
  *      timeout is cleared: a stream may idle.
+ *   7. A body is complete exactly once. lws 4.1 keeps a connection in
+ *      LRS_BODY after its body is in until the transaction completes, and
+ *      feeds any byte that follows (a pipelined request, a stray CRLF) to
+ *      that state, which answers with another BODY_COMPLETION and consumes
+ *      nothing: the loop would spin on it for ever. lws's rx flow control
+ *      cannot hold those bytes back either (a flow-controlled h1 server
+ *      connection is never serviced for POLLOUT, and holding with bytes
+ *      buffered re-arms POLLOUT). So a second BODY_COMPLETION is allowed
+ *      only while the answer is queued whole (R_FLUSH) and the socket can
+ *      take it at once (the next pass writes it, the transaction completes
+ *      and the bytes are read as the next request, so pipelined requests
+ *      answered at once come back in order); otherwise it closes the
+ *      connection: bytes after a body while its answer is still being made
+ *      are a pipelined request we do not serve (RFC 9112 9.3.2 lets a
+ *      server close; clients retry on a new connection).
+ *      The same bytes behind a body-less request being answered
+ *      (LRS_DOING_TRANSACTION) are never read either; lws then polls
+ *      without waiting for as long as the answer lasts (an SSE stream: for
+ *      ever), and calls us for none of it. server_http_unstick finds such
+ *      a connection with lws's own test for pending input (it is among the
+ *      requests being answered without a body, and holding its input is
+ *      what clears the test) and closes it.
+ *   8. Body buffers grow as bytes arrive (never sized from Content-Length
+ *      up front), and every request's buffer together stays within the
+ *      server's body budget (srv->body_bytes <= srv->body_budget); a
+ *      request that would pass it is refused with 503 and the connection
+ *      closed, so slow clients declaring large bodies cannot pin memory.
  *
  * SPDX-License-Identifier: MIT
  */
+#include "pennyworth/assert.h"
 #include "pennyworth/json.h"
 #include "server/server-int.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +120,8 @@
  * reading it (the connection closes); smaller ones are read and dropped so
  * the client sees the 413. */
 #define DISCARD_FACTOR 8
+/* A body buffer's first capacity; it doubles from there (invariant 8). */
+#define BODY_FIRST ((size_t)16 * 1024)
 
 enum req_state { R_BODY, R_HANDLER, R_STREAM, R_FLUSH };
 
@@ -102,6 +134,7 @@ struct pw_server_req {
     char *path;
     char *body;                 /* NUL terminated */
     size_t body_len, body_cap;  /* body_cap includes the NUL */
+    size_t body_want;           /* the declared Content-Length */
     struct server_outq out;
     void *data;                 /* the handler's */
     bool head;                  /* HEAD: headers only */
@@ -110,7 +143,8 @@ struct pw_server_req {
     bool close_after;           /* "connection: close" sent: close once written */
     bool kill;                  /* drop the connection at the next writeable */
     bool tls;
-    bool has_body;              /* lws reads this connection (LRS_BODY) */
+    bool has_body;              /* a body was declared (Content-Length > 0) */
+    bool body_done;             /* lws has read the whole declared body */
     bool flush_armed;           /* the no-progress timeout runs (invariant 6) */
     int watched_fd;             /* in the watch set (invariant 5), or -1 */
     char peer[64];              /* the client's address ("" when unknown) */
@@ -138,6 +172,7 @@ static struct pw_server *srv_of(struct lws *wsi)
  * timeout running. */
 static void want_write(struct pw_server_req *r)
 {
+    PW_ASSERT(server_on_loop(r->srv));
     if (!r->wsi || !r->srv->ctx)
         return;
     if (r->kill) {
@@ -170,8 +205,35 @@ static void unwatch(struct pw_server_req *r)
     r->watched_fd = -1;
 }
 
+/* Invariant 7: the loop has pending input it cannot consume. */
+void server_http_unstick(struct pw_server *srv)
+{
+    PW_ASSERT(server_on_loop(srv));
+    struct lws_context *ctx = srv->ctx;
+    size_t held = 0;
+    for (struct pw_server_req *r = srv->reqs; r; r = r->next)
+        if (!r->has_body && r->wsi && (r->state == R_HANDLER || r->state == R_STREAM)) {
+            lws_rx_flow_control(r->wsi, 0 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+            held++;
+        }
+    bool ours = held && lws_service_adjust_timeout(ctx, 1, 0) != 0;
+    for (struct pw_server_req *r = srv->reqs; r && held; r = r->next) {
+        if (r->has_body || !r->wsi || (r->state != R_HANDLER && r->state != R_STREAM))
+            continue;
+        held--;
+        lws_rx_flow_control(r->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+        if (ours && !lws_service_adjust_timeout(ctx, 1, 0)) {
+            pw_info("server: %s: bytes followed a request still being answered; closing",
+                    r->path);
+            lws_rx_flow_control(r->wsi, 0 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+            lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        }
+    }
+}
+
 void server_http_watch_fired(struct pw_server *srv)
 {
+    PW_ASSERT(server_on_loop(srv));
     struct epoll_event evs[64];
     int n = epoll_wait(srv->watch_fd, evs, 64, 0);
     for (int i = 0; i < n; i++) {
@@ -199,6 +261,7 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
         return NULL;
     }
     r->body_cap = 1;
+    srv->body_bytes += r->body_cap;
     r->watched_fd = -1;
     r->srv = srv;
     r->wsi = wsi;
@@ -214,6 +277,7 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
 
 static void req_free(struct pw_server_req *r)
 {
+    PW_ASSERT(server_on_loop(r->srv) && r->srv->nactive > 0);
     struct pw_server *srv = r->srv;
     unwatch(r);
     if (r->prev)
@@ -223,6 +287,8 @@ static void req_free(struct pw_server_req *r)
     if (r->next)
         r->next->prev = r->prev;
     srv->nactive--;
+    PW_ASSERT(srv->body_bytes >= r->body_cap);
+    srv->body_bytes -= r->body_cap;
     server_outq_clear(&r->out);
     for (size_t i = 0; i < r->nextra; i++)
         free(r->extra[i]);
@@ -438,6 +504,19 @@ int pw_server_req_header(struct pw_server_req *r, const char *name, char *buf, s
     return server_wsi_header(r->wsi, name, buf, size);
 }
 
+bool pw_server_req_is_json(struct pw_server_req *r)
+{
+    static const char want[] = "application/json";
+    char ct[256];
+    if (pw_server_req_header(r, "content-type", ct, sizeof ct) < 0 ||
+        strncasecmp(ct, want, sizeof want - 1) != 0)
+        return false;
+    const char *p = ct + sizeof want - 1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return !*p || *p == ';';
+}
+
 enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const char *content_type,
                                   const char *const *headers, const void *body, size_t len)
 {
@@ -556,7 +635,9 @@ void pw_server_req_end(struct pw_server_req *r)
 
 /* Dispatch ------------------------------------------------------------------------- */
 
-/* A response the server decides itself (before or instead of the handler). */
+/* A response the server decides itself (before or instead of the handler).
+ * A declared body is still read (and dropped) by lws so that the client
+ * sees the answer. */
 static int fail(struct pw_server_req *r, int status, const char *message)
 {
     r->state = R_HANDLER;
@@ -576,7 +657,7 @@ static void begin(struct pw_server_req *r)
 static const struct {
     enum lws_token_indexes tok;
     const char *name;
-    bool body;
+    bool needs_length;          /* the method's body is its point: Content-Length required */
 } methods[] = {
     {WSI_TOKEN_GET_URI, "GET", false},       {WSI_TOKEN_POST_URI, "POST", true},
     {WSI_TOKEN_OPTIONS_URI, "OPTIONS", false}, {WSI_TOKEN_PUT_URI, "PUT", true},
@@ -599,6 +680,23 @@ static long long parse_length(const char *s)
     return (long long)v;
 }
 
+/*
+ * The declared body length: 0 when there is none, -1 (411) when a method
+ * that needs one has none or the body is sent with a Transfer-Encoding,
+ * -2 (400) when Content-Length is malformed.
+ */
+static long long declared_length(struct pw_server_req *r, bool needs_length)
+{
+    char buf[32];
+    if (pw_server_req_header(r, "transfer-encoding", buf, sizeof buf) != -1)
+        return -1;
+    int n = pw_server_req_header(r, "content-length", buf, sizeof buf);
+    if (n == -1)
+        return needs_length ? -1 : 0;
+    long long len = n > 0 ? parse_length(buf) : -1;
+    return len < 0 ? -2 : len;
+}
+
 static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
 {
     struct pw_server *srv = srv_of(wsi);
@@ -609,20 +707,29 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
     pss->req = r;
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     r->query = query_of(wsi);
-    bool has_body = false;
+    bool needs_length = false;
     snprintf(r->method, sizeof r->method, "%s", "?");
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
             snprintf(r->method, sizeof r->method, "%s", methods[i].name);
-            has_body = methods[i].body;
+            needs_length = methods[i].needs_length;
             break;
         }
     }
     r->head = strcmp(r->method, "HEAD") == 0;
-    r->has_body = has_body;
     char ver[16];
     if (lws_hdr_copy(wsi, ver, sizeof ver, WSI_TOKEN_HTTP) > 0 && strcmp(ver, "HTTP/1.0") == 0)
         r->http10 = true;
+    long long len = declared_length(r, needs_length);
+    r->has_body = len > 0;
+    r->body_want = len > 0 ? (size_t)len : 0;
+    if (len < 0) {
+        /* Without a length lws would read until timeout: refuse and close. */
+        r->close_after = true;
+        if (len == -2)
+            return fail(r, 400, "Bad Request: malformed Content-Length");
+        return fail(r, 411, "Length Required: send the body with a Content-Length");
+    }
 
     if (srv->stopping) {
         r->close_after = true;
@@ -640,18 +747,6 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
             return fail(r, 403, "Forbidden: Origin not allowed");
         }
     }
-    if (!has_body) {
-        begin(r);
-        return 0;
-    }
-    char cl[32];
-    int n = pw_server_req_header(r, "content-length", cl, sizeof cl);
-    long long len = n > 0 ? parse_length(cl) : -1;
-    if (len < 0) {
-        /* Without a length lws would read until timeout: refuse and close. */
-        r->close_after = true;
-        return fail(r, 411, "Length Required: send the body with a Content-Length");
-    }
     if ((unsigned long long)len > r->route->max_body) {
         if ((unsigned long long)len / DISCARD_FACTOR > r->route->max_body)
             r->close_after = true;
@@ -660,18 +755,36 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
                  r->route->max_body);
         return fail(r, 413, msg);
     }
-    if (len == 0) {
+    if (!r->has_body) {
         begin(r);
         return 0;
     }
-    char *b = realloc(r->body, (size_t)len + 1);
-    if (!b) {
-        r->close_after = true;
-        return fail(r, 503, "out of memory");
-    }
-    r->body = b;
-    r->body_cap = (size_t)len + 1;
     r->state = R_BODY;
+    return 0;
+}
+
+/* Room for `more` body bytes and the NUL: the buffer doubles, up to the
+ * declared length, within the server's body budget (invariant 8). */
+static int body_reserve(struct pw_server_req *r, size_t more)
+{
+    size_t need = r->body_len + more + 1;
+    if (need <= r->body_cap)
+        return 0;
+    size_t cap = r->body_cap < BODY_FIRST ? BODY_FIRST : r->body_cap * 2;
+    if (cap < need)
+        cap = need;
+    if (cap > r->body_want + 1)
+        cap = r->body_want + 1;
+    struct pw_server *srv = r->srv;
+    if (srv->body_bytes - r->body_cap + cap > srv->body_budget)
+        return -1;
+    char *b = realloc(r->body, cap);
+    if (!b)
+        return -1;
+    srv->body_bytes = srv->body_bytes - r->body_cap + cap;
+    PW_ASSERT(srv->body_bytes <= srv->body_budget);
+    r->body = b;
+    r->body_cap = cap;
     return 0;
 }
 
@@ -680,23 +793,45 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
     struct pw_server_req *r = pss->req;
     if (!r || r->state != R_BODY)
         return 0; /* a refused request: lws reads and drops the rest */
-    if (len > r->body_cap - 1 - r->body_len) {
+    if (len > r->body_want - r->body_len) {
         r->close_after = true;
         return fail(r, 413, "Payload Too Large: body longer than its Content-Length");
+    }
+    if (body_reserve(r, len)) {
+        pw_warn("server: request bodies in flight hold %zu bytes (budget %zu); refusing %s",
+                r->srv->body_bytes, r->srv->body_budget, r->path);
+        r->close_after = true;
+        return fail(r, 503, "Service Unavailable: too many request bodies in flight");
     }
     memcpy(r->body + r->body_len, in, len);
     r->body_len += len;
     return 0;
 }
 
+static bool writable_now(struct lws *wsi)
+{
+    struct pollfd p = {.fd = wsi ? lws_get_socket_fd(wsi) : -1, .events = POLLOUT};
+    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
 static int on_body_done(struct http_pss *pss)
 {
     struct pw_server_req *r = pss->req;
-    if (!r || r->state != R_BODY)
+    if (!r)
+        return -1; /* invariant 7: no transaction to complete */
+    if (r->state == R_BODY && !r->body_done) {
+        r->body_done = true;
+        r->body[r->body_len] = '\0';
+        begin(r);
         return 0;
-    r->body[r->body_len] = '\0';
-    begin(r);
-    return 0;
+    }
+    /* A refused request's body is in, or (invariant 7) bytes followed a
+     * body before its answer went out. lws repeats this callback on every
+     * pass until the transaction completes, so the connection stays only
+     * while its answer is queued whole and its socket takes it at once;
+     * then what followed is read as the next request. */
+    r->body_done = true;
+    return r->state == R_FLUSH && writable_now(r->wsi) ? 0 : -1;
 }
 
 static int on_writeable(struct lws *wsi, struct http_pss *pss)

@@ -115,6 +115,7 @@ struct pw_server {
     char **origins;
     size_t norigins;
     size_t max_body;
+    size_t body_budget;         /* bytes every request body buffer may hold together */
     int grace_ms;
     int ws_ping_s;
     int max_header;
@@ -140,21 +141,29 @@ struct pw_server {
     int stop_pipe[2];           /* written by pw_server_stop (any thread, signals) */
     volatile sig_atomic_t stop_requested; /* pw_server_stop before listen */
     struct server_timer stop_timer;
+    struct server_timer trim_timer; /* gives memory back after a burst (server.c) */
     int watch_fd;               /* epoll set of long body-less requests (http.c) */
     int watch_dup;              /* the duplicate of watch_fd that lws polls */
 
     /* Loop state (service thread). */
+    pthread_t loop_thread;      /* the service thread, once pw_server_run runs */
     bool listening;
     bool ran;
     bool stopping;
     bool quit;
     int64_t stop_deadline_ms;
     size_t nactive;             /* unfinished requests + open WebSockets */
+    size_t active_peak;         /* the most nactive since memory was last given back */
+    size_t body_bytes;          /* capacity of every request body buffer (http.c) */
     struct pw_server_req *reqs; /* every live request (list) */
     struct pw_server_ws *wss;   /* every live WebSocket (list) */
 };
 
 int64_t server_now_ms(void);
+
+/* Whether the caller is the service thread (or the loop has not run yet:
+ * set-up happens on the thread that will run it). For PW_ASSERT. */
+bool server_on_loop(const struct pw_server *srv);
 
 /* Called when something active finished: may end a stopping loop. */
 void server_check_done(struct pw_server *srv);
@@ -166,6 +175,9 @@ size_t server_http_pss_size(void);
 /* The watch set reported input or a hang-up: drops those connections
  * (http.c invariant 5). */
 void server_http_watch_fired(struct pw_server *srv);
+/* lws reports pending input on every pass: closes the connections whose
+ * bytes follow a request still being answered (http.c invariant 7). */
+void server_http_unstick(struct pw_server *srv);
 /* Writes a complete response now (only where lws allows a direct write:
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE). 0 ok, -1 failed. */
 int server_http_reply_now(struct lws *wsi, int status, const char *message);

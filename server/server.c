@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,10 +54,19 @@
 #define DEFAULT_PING_S 30
 #define DEFAULT_MAX_HEADER 8192
 #define STOP_POLL_MS 50
+/* See pw_server_run: passes with unconsumed input before looking for a stuck connection. */
+#define STUCK_PASSES 8
 /* Seconds an idle kept-alive HTTP connection is held. */
 #define KEEPALIVE_S 15
 /* Seconds lws allows for handshakes, header and body arrival. */
 #define NETWORK_TIMEOUT_S 20
+/* A WebSocket's lws rx buffer, and the most one send(2) may carry. */
+#define WS_RX_BUFFER 4096
+#define WS_TX_PACKET 65536
+/* Memory is given back once this many exchanges have ended since a peak
+ * (checked every TRIM_CHECK_MS) and at most half of the peak remains. */
+#define TRIM_MIN_GONE 256
+#define TRIM_CHECK_MS 1000
 
 int64_t server_now_ms(void)
 {
@@ -88,6 +98,8 @@ enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server 
     srv->tls_cert = dup_or_null(opt->tls_cert);
     srv->tls_key = dup_or_null(opt->tls_key);
     srv->max_body = opt->max_body ? opt->max_body : PW_SERVER_DEFAULT_MAX_BODY;
+    srv->body_budget = opt->max_body_memory ? opt->max_body_memory
+                                            : PW_SERVER_DEFAULT_BODY_MEMORY;
     srv->grace_ms = opt->grace_ms > 0 ? opt->grace_ms : DEFAULT_GRACE_MS;
     srv->ws_ping_s = opt->ws_ping_s > 0 ? opt->ws_ping_s : DEFAULT_PING_S;
     srv->max_header = opt->max_header > 0 ? opt->max_header : DEFAULT_MAX_HEADER;
@@ -309,6 +321,35 @@ void server_check_done(struct pw_server *srv)
 
 static void stop_poll(void *ud) { server_check_done(ud); }
 
+bool server_on_loop(const struct pw_server *srv)
+{
+    return !srv->ran || pthread_equal(pthread_self(), srv->loop_thread);
+}
+
+/* glibc keeps what a burst of connections freed: a heap only shrinks from
+ * its top, so free pages below a live block stay resident until malloc
+ * reuses them, and a burst of 10,000 WebSocket sessions left 100 MiB behind
+ * for good. Once the burst has ended, malloc_trim hands the free pages of
+ * every arena back. Not on every close: pages given back are faulted in
+ * again by the next connections, so only after a peak has receded. */
+static void trim_check(void *ud)
+{
+    struct pw_server *srv = ud;
+    /* WebSockets raise the peak as they open (ws.c); requests only here. */
+    if (srv->nactive > srv->active_peak)
+        srv->active_peak = srv->nactive;
+    size_t peak = srv->active_peak;
+    if (peak - srv->nactive < TRIM_MIN_GONE || srv->nactive > peak / 2)
+        return;
+    srv->active_peak = srv->nactive;
+#ifdef __GLIBC__
+    int64_t t0 = server_now_ms();
+    malloc_trim(0);
+    pw_debug("server: %zu of %zu exchanges gone; freed memory given back in %lld ms",
+             peak - srv->nactive, peak, (long long)(server_now_ms() - t0));
+#endif
+}
+
 static void begin_stop(struct pw_server *srv)
 {
     if (srv->stopping) {
@@ -397,7 +438,14 @@ static enum pw_err build_protocols(struct pw_server *srv, struct pw_error *err)
         w->name = srv->ws_routes[i]->subprotocol;
         w->callback = server_ws_callback;
         w->per_session_data_size = server_ws_pss_size();
-        w->rx_buffer_size = 65536;
+        /* lws gives every connection an rx buffer of this size for its whole
+         * life. MCP requests are small, and ws.c reassembles larger ones
+         * from pieces, so it is one page: at 64 KiB, 10,000 sessions held
+         * 650 MiB of heap that was mostly never touched, and each burst of
+         * sessions touched other pages of it (RSS grew burst after burst). */
+        w->rx_buffer_size = WS_RX_BUFFER;
+        /* Without this lws caps one send(2) at rx_buffer_size. */
+        w->tx_packet_size = WS_TX_PACKET;
         w->user = srv->ws_routes[i];
     }
     struct lws_protocols *s = &p[1 + srv->nws_routes];
@@ -415,6 +463,7 @@ static void teardown(struct pw_server *srv)
     for (size_t i = 0; i < srv->ntimers; i++)
         lws_sul_cancel(&srv->timers[i]->sul);
     lws_sul_cancel(&srv->stop_timer.sul);
+    lws_sul_cancel(&srv->trim_timer.sul);
     pthread_mutex_lock(&srv->wake_lock);
     struct lws_context *ctx = srv->ctx;
     srv->ctx = NULL;
@@ -510,6 +559,11 @@ enum pw_err pw_server_listen(struct pw_server *srv, struct pw_error *err)
     srv->listening = true;
     for (size_t i = 0; i < srv->ntimers; i++)
         schedule(srv->timers[i]);
+    srv->trim_timer.srv = srv;
+    srv->trim_timer.interval_ms = TRIM_CHECK_MS;
+    srv->trim_timer.fn = trim_check;
+    srv->trim_timer.ud = srv;
+    schedule(&srv->trim_timer);
 
     return PW_OK;
 }
@@ -518,12 +572,24 @@ enum pw_err pw_server_run(struct pw_server *srv, struct pw_error *err)
 {
     if (!srv->listening || srv->ran || !srv->ctx)
         return pw_error_set(err, PW_ERR_STATE, NULL, "server: run needs a listening server, once");
+    srv->loop_thread = pthread_self();
     srv->ran = true;
     if (atomic_load(&srv->wake_pending))
         run_wake_hooks(srv);
-    while (!srv->quit)
+    /* Passes in a row on which lws had input it did not wait for; one is
+     * normal (it is consumed on the next pass), several mean a connection
+     * whose bytes lws will never read (http.c invariant 7). */
+    int pending = 0;
+    while (!srv->quit) {
         if (lws_service(srv->ctx, 0) < 0)
             break;
+        if (srv->quit || lws_service_adjust_timeout(srv->ctx, 1, 0)) {
+            pending = 0;
+        } else if (++pending >= STUCK_PASSES) {
+            pending = 0;
+            server_http_unstick(srv);
+        }
+    }
     teardown(srv);
     return PW_OK;
 }

@@ -28,7 +28,9 @@
  * Connection life: ESTABLISHED (on_open) -> RECEIVE/WRITEABLE ... ->
  * CLOSED (on_close, then freed). A close we ask for (pw_server_ws_close)
  * is sent from WRITEABLE once the queue has drained, within a few seconds
- * at most (lws timeout).
+ * at most (lws timeout); a refused message (1003, 1009) drops the queue
+ * and closes the same way. lws then waits a few seconds for the peer's
+ * close before it hangs up.
  *
  * Service thread only.
  *
@@ -44,6 +46,8 @@
 
 /* A reassembly buffer larger than this is given back after each message. */
 #define KEEP_RX_BUFFER 65536
+/* The rest of a frame up to this size is reserved on its first bytes. */
+#define RESERVE_FRAME 4096
 /* Seconds a requested close may take before lws drops the connection. */
 #define CLOSE_WAIT_S 5
 
@@ -59,6 +63,7 @@ struct pw_server_ws {
     bool in_open;               /* inside on_open: the upgrade's headers are readable */
     char peer[64];              /* the client's address ("" when unknown) */
     bool closing;               /* close once the queue has drained */
+    bool close_sent;            /* lws has our close frame: now it waits for the peer's */
     int close_status;
     char reason[64];
     struct pw_server_ws *prev, *next; /* srv->wss */
@@ -143,6 +148,18 @@ static void close_now(struct lws *wsi, int status, const char *reason)
                      strlen(reason));
 }
 
+/* Refuses what the peer sends: the close goes out from WRITEABLE, ahead of
+ * any answer still queued, and what arrives until then is dropped. Not by
+ * returning -1 from RECEIVE: lws would drop the rest of the bytes it had
+ * read, unmask what follows out of step, fail it as invalid UTF-8 and hang
+ * up without sending our close frame. */
+static int refuse_rx(struct pw_server_ws *c, int status, const char *reason)
+{
+    server_outq_clear(&c->out);
+    pw_server_ws_close(c, status, reason);
+    return 0;
+}
+
 static void conn_free(struct ws_pss *pss)
 {
     struct pw_server_ws *c = pss ? pss->c : NULL;
@@ -183,7 +200,8 @@ static int on_established(struct lws *wsi, struct ws_pss *pss)
     if (srv->wss)
         srv->wss->prev = c;
     srv->wss = c;
-    srv->nactive++;
+    if (++srv->nactive > srv->active_peak)
+        srv->active_peak = srv->nactive; /* a burst may come and go between trim checks */
     pss->c = c;
     c->opened = true;
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
@@ -202,10 +220,9 @@ static int on_receive(struct lws *wsi, struct ws_pss *pss, const char *in, size_
     struct pw_server_ws *c = pss->c;
     if (!c || c->closing)
         return 0;
-    if (lws_frame_is_binary(wsi)) {
-        close_now(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary messages are not accepted");
-        return -1;
-    }
+    if (lws_frame_is_binary(wsi))
+        return refuse_rx(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                         "binary messages are not accepted");
     /* A frame announces its length up front: one that cannot fit is refused
      * on its first bytes, not after we buffered up to the bound. */
     size_t rest = lws_remaining_packet_payload(wsi);
@@ -213,18 +230,18 @@ static int on_receive(struct lws *wsi, struct ws_pss *pss, const char *in, size_
         rest > c->route->max_message - c->len - len) {
         pw_info("server: WebSocket message over %zu bytes; closing with 1009",
                 c->route->max_message);
-        close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
-        return -1;
+        return refuse_rx(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     }
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + len + 1)
-            cap *= 2;
+    /* Room for the rest of a small frame too: a message in one frame (nearly
+     * all of them) costs one allocation of its own size, which is all an idle
+     * connection keeps. A larger frame gets room only as its bytes come, so
+     * an announced length alone reserves next to nothing. */
+    size_t need = c->len + len + 1 + (rest <= RESERVE_FRAME ? rest : 0);
+    if (need > c->cap) {
+        size_t cap = 2 * c->cap > need ? 2 * c->cap : need;
         char *m = realloc(c->msg, cap);
-        if (!m) {
-            close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            return -1;
-        }
+        if (!m)
+            return refuse_rx(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         c->msg = m;
         c->cap = cap;
     }
@@ -262,7 +279,11 @@ static int on_writeable(struct lws *wsi, struct ws_pss *pss)
             return 0;
         }
     }
-    if (c->closing) {
+    /* Once only: lws may offer WRITEABLE again while it waits for the
+     * peer's close, and a second -1 would hang up at once, so a peer that
+     * is still sending (unread bytes: a reset) could lose our close frame. */
+    if (c->closing && !c->close_sent) {
+        c->close_sent = true;
         close_now(wsi, c->close_status, c->reason);
         return -1;
     }

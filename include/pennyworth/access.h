@@ -26,7 +26,7 @@
  * pw_access_key_create / pw_access_key_rotate, and never again.
  *
  * Request flow (docs/internals/ACCESS.md has the whole picture):
- *   pw_access_admit    client IP limit, authentication, scope and model,
+ *   pw_access_admit    client IP guard, authentication, scope and model,
  *                      budget, request and token limits -> a grant (allowed
  *                      or refused with status, OpenAI error type, headers)
  *   ... the request runs ...
@@ -117,6 +117,23 @@ enum pw_err pw_access_store_memory(struct pw_access_store *out, struct pw_error 
 
 /* Opening ---------------------------------------------------------------------- */
 
+/*
+ * The per-client-IP guard: an address that fails authentication (missing,
+ * malformed, unknown, revoked or expired credential) `failures` times in a
+ * fixed window is refused with 429 before its credential is looked at,
+ * until the window ends. Authenticated requests never count, so one
+ * address carrying a lot of keyed traffic is limited by its keys' tiers
+ * only. Default 2000 per 5 minutes.
+ */
+struct pw_access_ip_limit {
+    int64_t failures;           /* per window; 0 = no guard */
+    int64_t window_ms;          /* 0 = keep the configured window */
+};
+
+/* Parses "N" or "N/DURATION" (serve --ip-limit 100/5m; DURATION as for
+ * pw_access_duration_parse, 1 s to 1 day); false when malformed. */
+bool pw_access_ip_limit_parse(const char *s, struct pw_access_ip_limit *out);
+
 struct pw_access_options {
     const char *db_path;
     /*
@@ -125,11 +142,15 @@ struct pw_access_options {
      *                       "tokensPerMinute": N}, ...},
      *    "ipLimit": {"requests": 2000, "windowSeconds": 300},
      *    "prices": {"MODEL": {"input": USD, "output": USD, "cachedInput": USD}},
-     *    "usage": {"retentionDays": 90}}
+     *    "usage": {"retentionDays": 90, "queueBytes": 67108864}}
      * Tiers given replace the defaults of the same name; 0 or absent = no
-     * limit of that kind. Prices are USD per million tokens.
+     * limit of that kind. Prices are USD per million tokens. ipLimit's
+     * "requests" are failed authentications (pw_access_ip_limit). queueBytes
+     * bounds the usage records waiting for the writer (at least 4096).
      */
     const json_t *config;
+    const struct pw_access_ip_limit *ip_limit; /* over the configuration's
+                                                  ipLimit; NULL keeps it */
     bool writer;                /* start the usage writer (serve); the CLI
                                    reads and manages keys without one */
     const struct pw_access_store *store; /* NULL: the in-memory store (copied;
@@ -211,7 +232,7 @@ struct pw_access_request {
     const char *key_id;         /* instead of a credential: an already
                                    authenticated session's key (WebSocket, MCP
                                    session); re-checked, so revocation applies */
-    const char *client_ip;      /* for the per-IP limit; NULL = not limited */
+    const char *client_ip;      /* for the per-IP guard; NULL = not guarded */
     unsigned scope;             /* the PW_ACCESS_SCOPE_* the route needs */
     const char *model;          /* the model asked for, or NULL */
     int64_t est_tokens;         /* tokens to reserve (pw_access_estimate_tokens) */
@@ -253,7 +274,10 @@ void pw_access_admit(struct pw_access *acc, const struct pw_access_request *req,
 struct pw_access_usage {
     const char *request_id;
     const char *route;          /* "/v1/chat/completions", "/mcp", ... */
-    const char *model;          /* priced by this name (NULL: not a model call) */
+    const char *model;          /* priced by this name (NULL: not a model call);
+                                   recorded cut to 256 bytes (whole UTF-8
+                                   characters): a refused request's model is
+                                   whatever the client sent */
     const char *provider;
     int status;
     int64_t prompt_tokens, completion_tokens, cached_tokens;
@@ -432,7 +456,8 @@ void pw_access_log_request(const struct pw_access_log *l);
  * latency histogram). pw_access_finish also does it for the calls it sees. */
 void pw_access_observe_http(const char *route, int status, int64_t latency_us);
 
-/* MCP and circuit metrics, for the modules that own those events. */
+/* MCP and circuit metrics, for the modules that own those events. A method
+ * that is not an MCP method is counted as "other" (the client chose it). */
 void pw_access_observe_mcp_session(const char *transport, int delta);
 void pw_access_observe_mcp_request(const char *method);
 void pw_access_observe_circuit(const char *provider, bool open);

@@ -39,7 +39,11 @@
  * \S (\D \W \S outside classes only), \t \n \r \f \v, \xHH, \uHHHH
  * (non-ASCII as UTF-8 bytes) and escaped punctuation. Look-around, back
  * references, \b, \B, \p{..}, named groups, inline flags and non-ASCII
- * characters inside classes are refused at compile time. Matching is a
+ * characters inside classes are refused at compile time, and so are a
+ * quantifier right after another ("a++", a syntax error in ECMA-262) and
+ * counted repetitions that would expand past about 4,000 nodes once
+ * nested counts are multiplied out ("((a{99}){99}){99}", ".{0,5000}";
+ * libc's compiler copies repeated subexpressions). Matching is a
  * search (unanchored unless the pattern anchors itself) and works on bytes
  * in the C locale: "." and classes see one UTF-8 byte, and "." also matches
  * a newline; use minLength/maxLength for lengths.

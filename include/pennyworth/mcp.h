@@ -56,6 +56,8 @@ struct pw_mcp_server_options {
     int workers;               /* worker threads for PW_MCP_ON_WORKER (0 = 2) */
     int page_size;             /* items per page in list results (0 = 50) */
     int request_timeout_ms;    /* server-to-client requests (0 = 60000) */
+    int sessions_per_principal; /* live sessions one credential may hold at once,
+                                   on every transport together (0 = 1000) */
 };
 
 /* Makes a server; on success *out is new (pw_mcp_server_free). Call on the
@@ -253,6 +255,20 @@ void pw_mcp_session_receive(struct pw_mcp_session *s, const char *text, size_t l
 
 /* The same for an already parsed message (borrowed). */
 void pw_mcp_session_receive_json(struct pw_mcp_session *s, json_t *msg);
+
+/* Binds the session to the identity its transport admitted (an API key's
+ * id, else the credential presented; NULL or 0 bytes for none): a
+ * 2026-07-28 requestState made under one principal is refused under
+ * another, and a transport may refuse a request on a session of another
+ * (pw_mcp_session_principal_is). Only a SHA-256 of it is kept. A transport
+ * without credentials may pass a value unique to the connection, so states
+ * cannot move between connections. PW_ERR_RATE_LIMITED when the principal
+ * already holds sessions_per_principal other sessions: the caller refuses
+ * (429) and frees the session. */
+enum pw_err pw_mcp_session_set_principal(struct pw_mcp_session *s, const void *credential,
+                                         size_t len);
+bool pw_mcp_session_principal_is(const struct pw_mcp_session *s, const void *credential,
+                                 size_t len);
 
 /* Ends the session: in-flight calls are cancelled and their results dropped,
  * pending server-to-client requests fail. `send` is never called again. */

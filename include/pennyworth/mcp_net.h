@@ -37,18 +37,24 @@ struct pw_mcp_http;
 /*
  * Admission for the network transports (access control), optional. A
  * refusal returns the HTTP status to refuse with (401, 403, 429...) and
- * writes a reason into `why` (never a credential). Borrowed: it must
- * outlive the transports.
+ * writes a reason into `why` (never a credential). An admission writes the
+ * identity it admitted into `who` (an API key's id; "" in open mode): the
+ * transports bind sessions and requestStates to it and count it toward the
+ * per-principal session cap. Borrowed: it must outlive the transports.
  */
+#define PW_MCP_WHO_MAX 64
+
 struct pw_mcp_gate {
     /* Every /mcp request but a CORS preflight, before anything else looks
      * at it (headers readable; response headers may be added to `r`). */
-    int (*http)(void *ud, struct pw_server_req *r, char *why, size_t size);
+    int (*http)(void *ud, struct pw_server_req *r, char who[PW_MCP_WHO_MAX], char *why,
+                size_t size);
     /* A WebSocket upgrade, during its on_open (pw_server_ws_header reads
      * the upgrade's headers): *session receives the gate's state for the
      * connection (e.g. the key it authenticated), handed to `ws_message`
      * and `ws_close`. A refusal closes the connection (1008). */
-    int (*ws_open)(void *ud, struct pw_server_ws *c, void **session, char *why, size_t size);
+    int (*ws_open)(void *ud, struct pw_server_ws *c, void **session, char who[PW_MCP_WHO_MAX],
+                   char *why, size_t size);
     /* Each message on an admitted connection, before the engine sees it: a
      * refusal answers it with a JSON-RPC error and closes (1008), so
      * revocation counts from the very next message. */
@@ -89,6 +95,7 @@ struct pw_mcp_http_options {
     int keepalive_s;           /* an SSE comment after this much silence (0 = 15) */
     size_t replay_events;      /* events kept per stream for resumption (0 = 256) */
     size_t replay_bytes;       /* bytes kept per stream (0 = 1 MiB) */
+    size_t replay_budget;      /* bytes kept by every stream together (0 = 64 MiB) */
     const struct pw_mcp_gate *gate; /* NULL: every request is admitted */
 };
 

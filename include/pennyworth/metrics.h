@@ -14,11 +14,17 @@
  *
  * Threads: every function may be called from any thread. Updates are lock
  * free once a series exists (atomic adds on the value's bits); creating a
- * series or a family takes the family's or the registry's mutex. A family
- * holds at most PW_METRICS_MAX_SERIES series: updates for further label
- * tuples are dropped (and counted in pennyworth_metrics_dropped_total),
- * which keeps a client-chosen label value from growing memory without
- * bound.
+ * series or a family takes the family's or the registry's mutex.
+ *
+ * Bounds, so that a label value a client chose (a model name, a method)
+ * cannot grow memory or the scrape without limit: a label value is cut to
+ * PW_METRICS_MAX_VALUE bytes (at a UTF-8 character boundary; values that
+ * agree up to the cut share a series), and a family holds at most
+ * PW_METRICS_MAX_SERIES series (less with pw_metric_limit). Updates for a
+ * further label tuple go to the family's overflow series, whose every
+ * label is PW_METRICS_OTHER, and are counted in
+ * pennyworth_metrics_overflow_total; totals stay right, only the breakdown
+ * is lost.
  *
  * Ownership: the registry owns its families; pointers returned by the
  * registration functions are borrowed and live as long as the registry.
@@ -35,6 +41,8 @@
 #define PW_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define PW_METRICS_MAX_LABELS 4
 #define PW_METRICS_MAX_SERIES 2000
+#define PW_METRICS_MAX_VALUE 128
+#define PW_METRICS_OTHER "other"
 #define PW_METRICS_MAX_BUCKETS 24
 
 struct pw_metrics;
@@ -63,6 +71,12 @@ struct pw_metric *pw_metrics_gauge(struct pw_metrics *m, const char *name, const
 struct pw_metric *pw_metrics_histogram(struct pw_metrics *m, const char *name,
                                        const char *help, const char *const *labels,
                                        const double *bounds, size_t nbounds);
+
+/* Lowers a family's series cap to `max_series` (at least 1, at most
+ * PW_METRICS_MAX_SERIES; the overflow series comes on top). For families
+ * whose labels a client can influence, so that their share of a scrape
+ * stays small. Series already created stay. */
+void pw_metric_limit(struct pw_metric *f, size_t max_series);
 
 /* Latency buckets, seconds: 50 us .. 60 s. */
 extern const double PW_METRICS_LATENCY_BOUNDS[];

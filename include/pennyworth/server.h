@@ -57,6 +57,7 @@ struct pw_server_ws;  /* one WebSocket connection */
 #define PW_SERVER_DEFAULT_PORT 8080
 #define PW_SERVER_DEFAULT_MAX_BODY ((size_t)6 * 1024 * 1024)
 #define PW_SERVER_DEFAULT_MAX_MESSAGE ((size_t)4 * 1024 * 1024)
+#define PW_SERVER_DEFAULT_BODY_MEMORY ((size_t)128 * 1024 * 1024)
 
 struct pw_server_options {
     const char *host;          /* IP literal or "localhost"; "*" = every interface;
@@ -73,6 +74,9 @@ struct pw_server_options {
     int ws_ping_s;             /* idle seconds before a WebSocket ping; the peer is
                                   dropped after twice that (0 = 30) */
     int max_header;            /* request header bytes (0 = 8192) */
+    size_t max_body_memory;    /* request body bytes held at once, every request
+                                  together (0 = PW_SERVER_DEFAULT_BODY_MEMORY); past
+                                  it a request is refused with 503 */
 };
 
 /* Parses "HOST:PORT", "[V6]:PORT", "HOST" or "PORT" into host (a literal
@@ -287,5 +291,11 @@ bool pw_server_stopping(const struct pw_server *srv);
 /* Whether an Origin header value is allowed: absent (NULL), http(s) on
  * localhost / 127.0.0.1 / [::1] with any port, or an --allow-origin entry. */
 bool pw_server_origin_allowed(const struct pw_server *srv, const char *origin);
+
+/* Whether the request's Content-Type is application/json (parameters such
+ * as charset allowed). Routes that read a JSON body require it (415), so a
+ * cross-site form or text/plain POST cannot reach them without a CORS
+ * preflight. */
+bool pw_server_req_is_json(struct pw_server_req *r);
 
 #endif

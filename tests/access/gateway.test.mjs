@@ -7,8 +7,11 @@
 // budget refusal (budget_exceeded, x-should-retry: false, which the openai
 // SDK does not retry); usage records against the fake's token counts
 // (`pennyworth usage --json` and GET /admin/usage); /metrics through
-// `promtool check metrics`; the health routes; the per-IP limit; /mcp and
-// /ws behind keys (revocation reaching open sessions); CORS for pages.
+// `promtool check metrics`, with client-chosen MCP methods counted as
+// "other"; the health routes; the per-IP guard (--ip-limit over the
+// configuration; failed authentications count, keyed traffic does not);
+// /mcp and /ws behind keys (revocation reaching open sessions); CORS for
+// pages; the response cache, per permission set however long the list.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -257,8 +260,10 @@ describe('the per-client-IP limit', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-access-ip-'));
     const conf = join(dir, 'access.json');
-    writeFileSync(conf, JSON.stringify({ ipLimit: { requests: 5, windowSeconds: 300 } }));
-    b = await startBridge({ tag: 'access-ip', args: ['--access-config', conf] });
+    // The flag wins over the file's ipLimit.
+    writeFileSync(conf, JSON.stringify({ ipLimit: { requests: 500, windowSeconds: 300 } }));
+    b = await startBridge({ tag: 'access-ip',
+      args: ['--access-config', conf, '--ip-limit', '5/5m'] });
   });
   after(async () => {
     await stopBridge(b);
@@ -276,10 +281,19 @@ describe('the per-client-IP limit', () => {
       'premium', '--json']);
     assert.equal(made.code, 0, made.stderr);
     const { key } = JSON.parse(made.stdout);
-    // Guessing keys: 401 until the address is over its 5, then 429 even
-    // for the right key.
+    // A backend with a valid key, one address, more requests than the
+    // per-IP number: its key's tier is its only limit.
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`${b.base}/v1/models`, { headers: { authorization: `Bearer ${key}` },
+        signal: AbortSignal.timeout(10_000) });
+      assert.equal(r.status, 200, `keyed request ${i + 1}`);
+      assert.equal(r.headers.get('x-ratelimit-limit-requests'), '1000', 'the tier reports');
+      await r.body?.cancel();
+    }
+    // Guessing keys (and sending none): 401 until the address has failed
+    // 5 times, then 429 before any key check, the right key included.
     const guesses = await Promise.all(Array.from({ length: 8 }, (_, i) =>
-      fetch(`${b.base}/v1/models`, { headers: { authorization: `Bearer pw_guess${i}` },
+      fetch(`${b.base}/v1/models`, { headers: i % 2 ? { authorization: `Bearer pw_guess${i}` } : {},
         signal: AbortSignal.timeout(10_000) })));
     const codes = guesses.map((r) => r.status).sort();
     assert.deepEqual(codes, [401, 401, 401, 401, 401, 429, 429, 429]);
@@ -369,6 +383,21 @@ describe('MCP sessions behind keys', () => {
     const list = await mcpPost(b, key, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, sid);
     assert.equal(list.status, 200);
     assert.ok((await list.json()).result.tools.length > 0);
+    // Method names the client makes up are counted as "other", never as
+    // labels of their own (a megabyte label per series would pin memory and
+    // bloat every scrape).
+    const bogus = `x/${'m'.repeat(4000)}`;
+    for (let i = 0; i < 3; i++) {
+      const r = await mcpPost(b, key, { jsonrpc: '2.0', id: 10 + i, method: `${bogus}${i}` }, sid);
+      await r.body?.cancel();
+    }
+    const metrics = await (await fetch(`${b.base}/metrics`,
+      { signal: AbortSignal.timeout(10_000) })).text();
+    const methods = metrics.split('\n').filter((l) => l.startsWith('pennyworth_mcp_requests_total{'));
+    assert.ok(methods.includes('pennyworth_mcp_requests_total{method="other"} 3'),
+      methods.join('\n'));
+    assert.ok(methods.some((l) => l.startsWith('pennyworth_mcp_requests_total{method="tools/list"}')));
+    assert.ok(!metrics.includes('mmmm'), 'a client-chosen method is a label');
     // A chat-only key may not use MCP.
     const { key: chatKey } = await createKey(b, { name: 'chat', tier: 'premium',
       scopes: ['chat'] });
@@ -452,6 +481,13 @@ describe('the response cache', () => {
       const a = (await createKey(b, { name: 'a', tier: 'premium' })).key;
       const a2 = (await createKey(b, { name: 'a2', tier: 'premium' })).key;
       const narrow = (await createKey(b, { name: 'n', tier: 'premium', models: ['mini'] })).key;
+      // Model lists that agree on their first 120+ characters are still
+      // different permission sets.
+      const long = ['a'.repeat(60), 'b'.repeat(60)];
+      const wide1 = (await createKey(b, { name: 'w1', tier: 'premium',
+        models: [...long, 'mini'] })).key;
+      const wide2 = (await createKey(b, { name: 'w2', tier: 'premium',
+        models: [...long, 'mini', 'big'] })).key;
       const upstream = () => b.openai.requests.length;
       const before0 = upstream();
 
@@ -471,6 +507,13 @@ describe('the response cache', () => {
       assert.equal(other.headers.get('x-cache'), 'MISS');
       await other.body?.cancel();
       assert.equal(upstream(), before0 + 2);
+      for (const [k, want] of [[wide1, 'MISS'], [wide1, 'HIT'], [wide2, 'MISS']]) {
+        const r = await ask(k);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('x-cache'), want);
+        await r.body?.cancel();
+      }
+      assert.equal(upstream(), before0 + 4);
 
       // Not cacheable: another temperature, a stream.
       const warm = await ask(a, { temperature: 0.7 });
@@ -479,6 +522,6 @@ describe('the response cache', () => {
       const streamed = await ask(a, { stream: true });
       assert.equal(streamed.headers.get('x-cache'), null);
       await streamed.text();
-      assert.equal(upstream(), before0 + 4);
+      assert.equal(upstream(), before0 + 6);
     });
 });

@@ -4,7 +4,8 @@
 // is answered before its connection closes, within the grace period; when
 // the grace period (--grace-ms) is too short the rest is cancelled and it
 // still exits 0 (under the sanitizers: without a leak); a second signal
-// ends it at once. Misbehaving clients are in abuse.test.mjs.
+// ends it at once (held in its stop phase by a /v1 call to a fake upstream
+// that never answers). Misbehaving clients are in abuse.test.mjs.
 //
 // Plain sockets with "Connection: close" carry the HTTP here, so no client
 // keep-alive pool holds connections open across the stop.
@@ -13,8 +14,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   T, LATEST, startServer, rawWs, rawHttp, openSession, openGet, initialize, request, notification, post,
-  JSON_HEADERS, sleep,
+  JSON_HEADERS, sleep, waitFor,
 } from './lib/harness.mjs';
+import { startFakeOpenAI } from '../bridge/fakes/openai.mjs';
 
 // About 45 KiB of answer, a few ms of work each.
 const BIG_SEARCH = (id) => request('tools/call', { name: 'search_products', arguments: { query: 'a', limit: 50 } }, id);
@@ -164,37 +166,37 @@ describe('graceful stop', () => {
   });
 
   it('a second signal while stopping ends it at once, exit 0', T, async () => {
-    const srv = await startServer({ tag: 'twice', args: ['--grace-ms', '30000'] });
-    const sockets = [];
+    // What holds the server in its stop phase is a /v1 call whose upstream
+    // (a fake OpenAI run here) never answers: an exchange in flight that the
+    // stop waits for up to --grace-ms, and that ends only when the server
+    // drops it. Nothing depends on timing or kernel buffer sizes.
+    const upstream = await startFakeOpenAI({ apiKey: 'x' });
+    upstream.always('x', { hang: true });
+    const srv = await startServer({
+      tag: 'twice',
+      args: ['--grace-ms', '30000'],
+      env: { OPENAI_BASE_URL: upstream.baseUrl, OPENAI_API_KEY: 'x' },
+    });
     try {
-      // A WebSocket that does not read its answers: more of them than the
-      // kernel buffers hold, so the stop waits to send them (seconds).
-      const { ws } = await rawWs(srv.port);
-      sockets.push(ws);
-      ws.send(initialize(LATEST, 1));
-      assert.equal((await ws.nextMessage()).id, 1);
-      ws.sock.pause();
-      const probe = await wsWithCalls(srv.port, 0);
-      sockets.push(probe.ws);
-      for (let round = 0; round < 3; round++) {
-        for (let i = 0; i < 250; i++) ws.send(BIG_SEARCH(100 + 250 * round + i));
-        // Calls run in arrival order: once the probe's call is answered the
-        // round's calls have run.
-        probe.ws.send(BIG_SEARCH(10 + round));
-        assert.equal((await probe.ws.nextMessage()).id, 10 + round);
-      }
+      const call = rawHttp(srv.port, 'POST', '/v1/chat/completions', { 'content-type': 'application/json' },
+        JSON.stringify({ model: 'openai/x', stream: true, messages: [{ role: 'user', content: 'hi' }] }), 20_000)
+        .catch((e) => ({ status: 0, error: e.message }));
+      await upstream.waitRequests(1);
       process.kill(srv.pid, 'SIGTERM');
-      await sleep(300);
-      const early = await Promise.race([srv.exited, sleep(1).then(() => 'running')]);
-      assert.equal(early, 'running', 'the first signal alone has not ended it yet');
+      await waitFor(() => (/server: stopping/.test(srv.stderr()) ? true : undefined), 10_000, 'the stop to begin');
+      assert.match(srv.stderr(), /stopping \(up to 30000 ms for 1 active exchanges\)/);
+      const early = await Promise.race([srv.exited, sleep(300).then(() => 'running')]);
+      assert.equal(early, 'running', 'the first signal alone has not ended it');
       const t0 = Date.now();
       process.kill(srv.pid, 'SIGINT');
       assert.deepEqual(await srv.exited, { code: 0, signal: null }, srv.stderr().slice(-3000));
       assert.ok(Date.now() - t0 < 2000, `the second signal ended it promptly (${Date.now() - t0} ms)`);
       assert.match(srv.stderr(), /second stop request/);
+      const cut = await call;
+      assert.ok(!/\[DONE\]/.test(cut.body ?? ''), `the held call was cut, not answered: ${cut.body ?? cut.error}`);
     } finally {
-      for (const w of sockets) w.destroy();
       await srv.stop();
+      await upstream.close();
     }
   });
 });

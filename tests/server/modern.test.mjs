@@ -167,6 +167,24 @@ describe(`${MODERN} over plain Streamable HTTP: headers, eras side by side, task
     assert.equal(encoded.body.result.resultType, 'complete');
   });
 
+  it('binds a requestState to the credential that made it, once', T, async () => {
+    const meta = { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+    const call = (credential, extra = {}) => post(srv.url, 'tools/call',
+      { name: 'check_availability', arguments: { id: '1', quantity: 100000 }, _meta: meta, ...extra },
+      { 'mcp-name': 'check_availability', authorization: `Bearer ${credential}` });
+    const first = await call('pw-alice');
+    assert.equal(first.body.result.resultType, 'input_required', JSON.stringify(first.body));
+    const retry = { requestState: first.body.result.requestState,
+      inputResponses: { smaller_quantity: { action: 'decline' } } };
+    const moved = await call('pw-mallory', retry);
+    assert.equal(moved.body.error.code, -32602, JSON.stringify(moved.body));
+    assert.match(moved.body.error.message, /belongs to another request/);
+    const own = await call('pw-alice', retry);
+    assert.equal(own.body.result.resultType, 'complete', JSON.stringify(own.body));
+    const again = await call('pw-alice', retry);
+    assert.match(again.body.error.message, /already used/);
+  });
+
   it('answers unknown methods 404 -32601 and refuses GET and DELETE with 405', T, async () => {
     const r = await post(srv.url, 'initialize');
     assert.equal(r.status, 404);

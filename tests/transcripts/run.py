@@ -6,7 +6,8 @@ each a step (adding a case is adding a file):
 
   {"send": {...}}            write this message as one line to the server
   {"send_raw": "text"}       write this text (plus a newline) as it is
-  {"send_repeat": ["x", N, "suffix"]}  write "x" N times then suffix (big lines)
+  {"send_repeat": ["x", N, "suffix"]}  write "x" N times then suffix (big lines);
+                             ["prefix", "x", N, "suffix"] writes prefix first
   {"recv": PATTERN}          the next line from the server must match PATTERN
   {"recv_any_order": [P...]} the next len(P) lines match these in some order
   {"quiet_ms": N}            nothing may arrive for N ms
@@ -168,8 +169,10 @@ def run_case(binary, path):
                 elif "send_bytes_hex" in step:
                     srv.send(bytes.fromhex(step["send_bytes_hex"]) + b"\n")
                 elif "send_repeat" in step:
-                    text, count, suffix = step["send_repeat"]
-                    srv.send(text.encode() * count + suffix.encode() + b"\n")
+                    parts = step["send_repeat"]
+                    prefix = parts[0] if len(parts) == 4 else ""
+                    text, count, suffix = parts[-3:]
+                    srv.send(prefix.encode() + text.encode() * count + suffix.encode() + b"\n")
                 elif "recv" in step or "recv_any_order" in step:
                     pats = [step["recv"]] if "recv" in step else list(step["recv_any_order"])
                     for _ in range(len(pats)):

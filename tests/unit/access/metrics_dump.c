@@ -54,6 +54,7 @@ int main(void)
     pw_access_observe_mcp_session("websocket", 1);
     pw_access_observe_mcp_session("http", 2);
     pw_access_observe_mcp_request("tools/call");
+    pw_access_observe_mcp_request("no/such-method");     /* counted as "other" */
     pw_access_observe_circuit("openai", false);
     pw_access_observe_circuit("bedrock", true);
     pw_access_close(acc);

@@ -271,6 +271,38 @@ static void tickets(void **state)
     at_rmdir(dir);
 }
 
+/* One key cannot hold every outstanding ticket: past its own cap it is
+ * refused while another key still gets one. */
+static void tickets_per_key(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0};
+    struct pw_access *acc = at_open(dir, &clock, NULL, false);
+    char k1[PW_ACCESS_KEY_MAX], k2[PW_ACCESS_KEY_MAX];
+    at_key(acc, "free", -1, NULL, 0, k1);
+    at_key(acc, "free", -1, NULL, 0, k2);
+    struct pw_access_grant g1, g2;
+    struct pw_access_request r1 = {.api_key = k1, .scope = PW_ACCESS_SCOPE_MCP};
+    struct pw_access_request r2 = {.api_key = k2, .scope = PW_ACCESS_SCOPE_MCP};
+    pw_access_admit(acc, &r1, &g1);
+    pw_access_admit(acc, &r2, &g2);
+    assert_int_equal(g1.status, 0);
+    assert_int_equal(g2.status, 0);
+    char t[PW_ACCESS_TICKET_MAX];
+    struct pw_error err = {0};
+    int issued = 0;
+    while (issued < 5000 && pw_access_ws_ticket(acc, &g1, t, &err) == PW_OK)
+        issued++;
+    assert_int_equal(issued, 1000);
+    assert_int_equal(err.code, PW_ERR_TOO_LARGE);
+    assert_int_equal(pw_access_ws_ticket(acc, &g2, t, &err), PW_OK);
+    /* Expired tickets free the key's share again. */
+    atomic_store(&clock.now, AT_T0 + PW_ACCESS_TICKET_TTL_MS);
+    assert_int_equal(pw_access_ws_ticket(acc, &g1, t, &err), PW_OK);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +311,7 @@ int main(void)
         cmocka_unit_test(scopes_and_models),
         cmocka_unit_test(open_mode),
         cmocka_unit_test(tickets),
+        cmocka_unit_test(tickets_per_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

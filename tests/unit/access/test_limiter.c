@@ -1,8 +1,10 @@
 /*
  * Rate limits: the counter store's atomic check-and-consume, tier limits
  * hit exactly at their numbers by concurrent threads, token reservations
- * reconciled with real usage, the per-IP limit before authentication, and
- * the x-ratelimit-* / retry headers of a grant.
+ * reconciled with real usage, the per-IP guard before authentication
+ * (counting failed authentications only, so keyed traffic from one address
+ * is held to its tier alone; --ip-limit over the configuration), and the
+ * x-ratelimit-* / retry headers of a grant.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -209,6 +211,102 @@ static void ip_limit_before_auth(void **state)
     at_rmdir(dir);
 }
 
+/* One shop backend, one address, one enterprise key: far more requests
+ * than the per-IP number, all admitted; failures from the address still
+ * run out, and then the address is refused before authentication. */
+static void ip_guard_counts_failures_only(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0 - AT_T0 % 60000};
+    struct pw_access *acc = at_open(dir, &clock,
+                                    "{\"ipLimit\": {\"requests\": 3, \"windowSeconds\": 60}}",
+                                    false);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    struct pw_access_grant g;
+    char bearer[PW_ACCESS_KEY_MAX + 8];
+    snprintf(bearer, sizeof bearer, "Bearer %s", key);
+    for (int i = 0; i < 50; i++) {
+        struct pw_access_request good = {.authorization = bearer, .client_ip = "192.0.2.9"};
+        pw_access_admit(acc, &good, &g);
+        assert_int_equal(g.status, 0);
+        assert_int_equal(g.limit_requests, 10000); /* the key's report, not the address's */
+        pw_access_finish(acc, &g, NULL);
+    }
+    /* Missing, unknown and malformed credentials all count. */
+    struct pw_access_request none = {.client_ip = "192.0.2.9"};
+    struct pw_access_request unknown = {.api_key = "pw_aaaaaaaaaaaa_bbbb",
+                                        .client_ip = "192.0.2.9"};
+    struct pw_access_request junk = {.authorization = "Basic eHg6eHg=", .client_ip = "192.0.2.9"};
+    const struct pw_access_request *fails[] = {&none, &unknown, &junk};
+    for (int i = 0; i < 3; i++) {
+        pw_access_admit(acc, fails[i], &g);
+        assert_int_equal(g.status, 401);
+        assert_int_equal(g.remaining_requests, 2 - i);
+    }
+    pw_access_admit(acc, &unknown, &g);
+    assert_int_equal(g.status, 429);
+    assert_string_equal(g.type, "rate_limit_exceeded");
+    /* Over its failures the address gets no key check at all (no oracle for
+     * guessing), the right key included, until the window ends. */
+    struct pw_access_request good = {.authorization = bearer, .client_ip = "192.0.2.9"};
+    pw_access_admit(acc, &good, &g);
+    assert_int_equal(g.status, 429);
+    atomic_fetch_add(&clock.now, 60000);
+    pw_access_admit(acc, &good, &g);
+    assert_int_equal(g.status, 0);
+    pw_access_finish(acc, &g, NULL);
+    pw_access_admit(acc, &unknown, &g);
+    assert_int_equal(g.status, 401);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
+/* serve --ip-limit N/WINDOW: parsed, and over the configuration's ipLimit. */
+static void ip_limit_option(void **state)
+{
+    struct pw_access_ip_limit l;
+    assert_true(pw_access_ip_limit_parse("100/5m", &l));
+    assert_int_equal(l.failures, 100);
+    assert_int_equal(l.window_ms, 300000);
+    assert_true(pw_access_ip_limit_parse("0", &l));
+    assert_int_equal(l.failures, 0);
+    assert_int_equal(l.window_ms, 0);
+    const char *bad[] = {"", "x", "-1", "10/", "10/0s", "10/2d", "10/5", "10m", "1/1s/1s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(pw_access_ip_limit_parse(bad[i], &l));
+
+    char *dir = at_tmpdir();
+    char *path = at_path(dir, "access.db");
+    struct at_clock clock = {AT_T0};
+    json_t *cfg = json_loads("{\"ipLimit\": {\"requests\": 50, \"windowSeconds\": 60}}", 0,
+                             NULL);
+    assert_true(pw_access_ip_limit_parse("2", &l));
+    struct pw_access_options o = {.db_path = path, .config = cfg, .ip_limit = &l,
+                                  .clock_ms = at_clock_read, .clock_ud = &clock};
+    struct pw_access *acc = NULL;
+    struct pw_error err = {0};
+    assert_int_equal(pw_access_open(&o, &acc, &err), PW_OK);
+    json_decref(cfg);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "free", -1, NULL, 0, key);
+    struct pw_access_request bad_key = {.api_key = "pw_nope", .client_ip = "198.51.100.1"};
+    struct pw_access_grant g;
+    int codes[3];
+    for (int i = 0; i < 3; i++) {
+        pw_access_admit(acc, &bad_key, &g);
+        codes[i] = g.status;
+    }
+    assert_int_equal(codes[0], 401);
+    assert_int_equal(codes[1], 401);
+    assert_int_equal(codes[2], 429);
+    assert_int_equal(g.limit_requests, 2);
+    assert_int_equal(g.reset_requests_ms, 60000 - AT_T0 % 60000); /* the configured window */
+    pw_access_close(acc);
+    free(path);
+    at_rmdir(dir);
+}
+
 static const char *header(const char *const *h, const char *name)
 {
     for (size_t i = 0; h[i]; i += 2)
@@ -293,6 +391,8 @@ int main(void)
         cmocka_unit_test(requests_exactly_at_limit),
         cmocka_unit_test(tokens_reserved_and_reconciled),
         cmocka_unit_test(ip_limit_before_auth),
+        cmocka_unit_test(ip_guard_counts_failures_only),
+        cmocka_unit_test(ip_limit_option),
         cmocka_unit_test(headers_for_grants),
         cmocka_unit_test(bad_configurations),
     };

@@ -1,7 +1,11 @@
 /*
  * The metrics registry: Prometheus text format (HELP/TYPE, label escaping,
  * cumulative buckets, _sum and _count), naming rules enforced at
- * registration, exact counts under concurrent updates, and the series cap.
+ * registration, exact counts under concurrent updates, and the bounds on
+ * client-chosen labels: the series cap with its "other" overflow series, a
+ * family's own lower cap, and label values cut at a UTF-8 boundary; the
+ * gateway's families: MCP methods named only from the MCP method list, and
+ * route-labelled families capped.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/access.h"
 #include "pennyworth/metrics.h"
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -113,20 +118,138 @@ static void concurrent_updates_are_exact(void **state)
     pw_metrics_free(m);
 }
 
+static size_t count_lines(const char *text, const char *prefix)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        n += strncmp(p, prefix, strlen(prefix)) == 0;
+    return n;
+}
+
 static void series_are_capped(void **state)
 {
     struct pw_metrics *m = pw_metrics_new();
-    struct pw_metric *c = pw_metrics_counter(m, "pennyworth_paths_total", "", L("p"));
+    struct pw_metric *c = pw_metrics_counter(m, "pennyworth_paths_total", "", L("p", "q"));
     for (int i = 0; i < PW_METRICS_MAX_SERIES + 10; i++) {
         char label[16];
         snprintf(label, sizeof label, "%d", i);
-        pw_metric_add(c, L(label), 1);
+        pw_metric_add(c, L(label, "x"), 1);
     }
-    struct pw_metric *dropped = pw_metrics_counter(m, "pennyworth_metrics_dropped_total", "",
-                                                   NULL);
-    assert_true(pw_metric_value(dropped, NULL) == 10);
-    assert_true(pw_metric_value(c, L("0")) == 1);
+    struct pw_metric *over = pw_metrics_counter(m, "pennyworth_metrics_overflow_total", "",
+                                                NULL);
+    assert_true(pw_metric_value(over, NULL) == 10);
+    assert_true(pw_metric_value(c, L("0", "x")) == 1);
+    /* Nothing is lost: the updates past the cap are in the "other" series. */
+    assert_true(pw_metric_value(c, L("other", "other")) == 10);
+    char *text = pw_metrics_render(m, NULL);
+    assert_int_equal(count_lines(text, "pennyworth_paths_total{"), PW_METRICS_MAX_SERIES + 1);
+    free(text);
     pw_metrics_free(m);
+}
+
+/* A family whose labels a client influences gets a small cap of its own. */
+static void family_limit_overflows_into_other(void **state)
+{
+    struct pw_metrics *m = pw_metrics_new();
+    const double bounds[] = {1};
+    struct pw_metric *h = pw_metrics_histogram(m, "pennyworth_model_seconds", "",
+                                               L("model"), bounds, 1);
+    pw_metric_limit(h, 3);
+    for (int i = 0; i < 2000; i++) {
+        char model[32];
+        snprintf(model, sizeof model, "model-%d", i);
+        pw_metric_observe(h, L(model), 0.5);
+    }
+    pw_metric_observe(h, L("model-1"), 0.5); /* an existing series still counts */
+    assert_true(pw_metric_value(h, L("model-1")) == 2);
+    assert_true(pw_metric_value(h, L("other")) == 1997);
+    assert_true(pw_metric_value(h, L("model-3")) == 0);
+    char *text = pw_metrics_render(m, NULL);
+    assert_int_equal(count_lines(text, "pennyworth_model_seconds_count{"), 4);
+    assert_non_null(strstr(text, "pennyworth_model_seconds_count{model=\"other\"} 1997\n"));
+    assert_non_null(strstr(text, "pennyworth_metrics_overflow_total 1997\n"));
+    free(text);
+    pw_metrics_free(m);
+}
+
+/* Megabyte label values: each is stored and rendered cut, never whole. */
+static void long_values_are_cut(void **state)
+{
+    struct pw_metrics *m = pw_metrics_new();
+    struct pw_metric *c = pw_metrics_counter(m, "pennyworth_methods_total", "", L("method"));
+    size_t big = 1 << 20;
+    char *v = malloc(big + 1);
+    memset(v, 'a', big);
+    v[big] = '\0';
+    for (int i = 0; i < 50; i++) {
+        v[big - 1] = (char)('A' + i % 26); /* differ only past the cut */
+        pw_metric_add(c, L(v), 1);
+    }
+    /* A 2-byte character straddling the cut is left out whole. */
+    memset(v, 'b', PW_METRICS_MAX_VALUE - 1);
+    memcpy(v + PW_METRICS_MAX_VALUE - 1, "\xc3\xa9tail", 7);
+    pw_metric_add(c, L(v), 1);
+    size_t len;
+    char *text = pw_metrics_render(m, &len);
+    assert_true(len < 4096);
+    char want[PW_METRICS_MAX_VALUE + 64];
+    memset(want, 'a', PW_METRICS_MAX_VALUE);
+    snprintf(want + PW_METRICS_MAX_VALUE, sizeof want - PW_METRICS_MAX_VALUE, "\"} 50\n");
+    assert_non_null(strstr(text, want));
+    memset(want, 'b', PW_METRICS_MAX_VALUE - 1);
+    snprintf(want + PW_METRICS_MAX_VALUE - 1, sizeof want - PW_METRICS_MAX_VALUE, "\"} 1\n");
+    assert_non_null(strstr(text, want));
+    assert_null(strstr(text, "\xc3"));
+    free(text);
+    /* The uncut value finds its series. */
+    assert_true(pw_metric_value(c, L(v)) == 1);
+    free(v);
+    pw_metrics_free(m);
+}
+
+/* A client sends 2,000 made-up methods of a kilobyte and more each. */
+static void mcp_methods_are_known_or_other(void **state)
+{
+    pw_access_observe_mcp_request("tools/call");
+    struct pw_metric *c = pw_metrics_counter(pw_metrics_default(),
+                                             "pennyworth_mcp_requests_total", "", L("method"));
+    assert_non_null(c);
+    double other0 = pw_metric_value(c, L("other"));
+    char method[1100];
+    memset(method, 'm', sizeof method - 1);
+    method[sizeof method - 1] = '\0';
+    for (int i = 0; i < 2000; i++) {
+        snprintf(method, 16, "x/%d", i);
+        method[strlen(method)] = 'm';
+        pw_access_observe_mcp_request(method);
+    }
+    pw_access_observe_mcp_request(NULL);
+    pw_access_observe_mcp_request("tools/call");
+    assert_true(pw_metric_value(c, L("other")) - other0 == 2001);
+    assert_true(pw_metric_value(c, L("tools/call")) == 2);
+    char *text = pw_metrics_render(pw_metrics_default(), NULL);
+    assert_int_equal(count_lines(text, "pennyworth_mcp_requests_total{"), 2);
+    free(text);
+}
+
+/* Routes and statuses are the server's, but the public call takes any. */
+static void gateway_route_labels_are_capped(void **state)
+{
+    char route[300];
+    memset(route, 'r', sizeof route - 1);
+    route[sizeof route - 1] = '\0';
+    for (int i = 0; i < 3000; i++) {
+        snprintf(route, 16, "/p/%d", i);
+        route[strlen(route)] = 'r';
+        pw_access_observe_http(route, 100000 + i, 10);
+    }
+    char *text = pw_metrics_render(pw_metrics_default(), NULL);
+    size_t n = count_lines(text, "pennyworth_http_requests_total{");
+    assert_true(n > 1 && n <= 501);
+    assert_non_null(
+        strstr(text, "pennyworth_http_requests_total{route=\"other\",status=\"other\"}"));
+    assert_null(strstr(text, "status=\"100000\""));
+    free(text);
 }
 
 int main(void)
@@ -136,6 +259,10 @@ int main(void)
         cmocka_unit_test(names_are_checked),
         cmocka_unit_test(concurrent_updates_are_exact),
         cmocka_unit_test(series_are_capped),
+        cmocka_unit_test(family_limit_overflows_into_other),
+        cmocka_unit_test(long_values_are_cut),
+        cmocka_unit_test(mcp_methods_are_known_or_other),
+        cmocka_unit_test(gateway_route_labels_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * Usage records: batched by the writer thread with nothing lost on a clean
  * close, aggregated by key, model and day, purged after the retention
  * period, and (the crash test) at most the last second missing after the
- * writing process is killed with SIGKILL.
+ * writing process is killed with SIGKILL. Bounds: a client's model name is
+ * kept to 256 bytes (whole UTF-8 characters), and the writer's queue holds
+ * at most the configured bytes, dropping (and counting) past them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pennyworth/metrics.h"
 #include "testutil.h"
 
 static void record(struct pw_access *acc, const char *key, const char *id, const char *model,
@@ -110,6 +113,83 @@ static void purge_after_retention(void **state)
     json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
     assert_int_equal(total(rep, "requests"), 1);
     json_decref(rep);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
+/* A request the bridge refused (unknown model) still makes a record, with
+ * the model the client sent: a megabyte of it must not reach the table. */
+static void refused_model_is_capped(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0};
+    struct pw_access *acc = at_open(dir, &clock, NULL, false);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    size_t big = 1 << 20;
+    char *model = malloc(big + 1);
+    model[0] = 'a';
+    for (size_t i = 1; i + 1 < 1001; i += 2)
+        memcpy(model + i, "\xc3\xa9", 2); /* é: the 256-byte cut falls inside one */
+    memset(model + 1001, 'z', big - 1001);
+    model[big] = '\0';
+    struct pw_access_request req = {.api_key = key};
+    struct pw_access_grant g;
+    pw_access_admit(acc, &req, &g);
+    assert_int_equal(g.status, 0);
+    struct pw_access_usage u = {.request_id = "big", .route = "/v1/chat/completions",
+                                .model = model, .status = 404};
+    pw_access_finish(acc, &g, &u);
+    free(model);
+    json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
+    assert_int_equal(total(rep, "requests"), 1);
+    const char *group = json_string_value(
+        json_object_get(json_array_get(json_object_get(rep, "rows"), 0), "group"));
+    assert_non_null(group); /* valid UTF-8, or jansson would have refused it */
+    assert_int_equal(strlen(group), 255);
+    assert_int_equal(group[0], 'a');
+    assert_memory_equal(group + 253, "\xc3\xa9", 2);
+    json_decref(rep);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
+/* 100 records of 16 KiB pushed faster than the writer gathers a batch
+ * (200 ms): a 64 KiB queue takes three or four, the rest are dropped and
+ * counted, where the record bound alone (100,000) would hold them all. */
+static void queue_is_bounded_by_bytes(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0};
+    struct pw_access *acc = at_open(dir, &clock, "{\"usage\": {\"queueBytes\": 65536}}", true);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    struct pw_metric *dropped = pw_metrics_counter(
+        pw_metrics_default(), "pennyworth_usage_dropped_total", "", NULL);
+    double dropped0 = pw_metric_value(dropped, NULL);
+    char *products = malloc(16385);
+    memset(products, '1', 16384);
+    products[16384] = '\0';
+    enum { N = 100 };
+    struct pw_access_grant g[N];
+    struct pw_access_request req = {.api_key = key, .model = "gpt-4o"};
+    for (int i = 0; i < N; i++) {
+        pw_access_admit(acc, &req, &g[i]);
+        assert_int_equal(g[i].status, 0);
+    }
+    for (int i = 0; i < N; i++) {
+        struct pw_access_usage u = {.request_id = "q", .route = "/v1/chat/completions",
+                                    .model = "gpt-4o", .status = 200, .products = products};
+        pw_access_finish(acc, &g[i], &u);
+    }
+    free(products);
+    pw_access_usage_flush(acc);
+    json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
+    int64_t kept = total(rep, "requests");
+    json_decref(rep);
+    double lost = pw_metric_value(dropped, NULL) - dropped0;
+    assert_true(kept >= 1 && kept <= 8); /* 3 a batch; a slow machine may gather twice */
+    assert_true(lost == N - kept);
     pw_access_close(acc);
     at_rmdir(dir);
 }
@@ -231,6 +311,8 @@ int main(void)
         cmocka_unit_test(crash_loses_at_most_a_second),
         cmocka_unit_test(clean_close_loses_nothing),
         cmocka_unit_test(purge_after_retention),
+        cmocka_unit_test(refused_model_is_capped),
+        cmocka_unit_test(queue_is_bounded_by_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,61 @@ static void without_the_extension(void **state)
     teardown_harness(&h);
 }
 
+/* A task is its principal's: another key's session is told it is unknown,
+ * its own principal reads it. */
+static void tasks_belong_to_their_principal(void **state)
+{
+    struct harness h;
+    setup_harness(&h);
+    assert_int_equal(pw_mcp_session_set_principal(h.s, "key-a", 5), PW_OK);
+    char id[33];
+    snprintf(id, sizeof id, "%s", created(call(&h, "tools/call", "\"name\":\"quick\"", EXT)));
+    until(&h, id, "completed");
+    char params[128];
+    snprintf(params, sizeof params, "\"taskId\":\"%s\"", id);
+    assert_int_equal(pw_mcp_session_set_principal(h.s, "key-b", 5), PW_OK);
+    json_t *other = call(&h, "tasks/get", params, EXT);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(other, "error"), "code")),
+                     -32602);
+    assert_int_equal(pw_mcp_session_set_principal(h.s, "key-a", 5), PW_OK);
+    json_t *own = call(&h, "tasks/get", params, EXT);
+    assert_non_null(json_object_get(own, "result"));
+    teardown_harness(&h);
+}
+
+/* One credential holds at most sessions_per_principal sessions; others and
+ * sessions without a credential are not counted against it. */
+static void sessions_per_principal_are_capped(void **state)
+{
+    struct pw_mcp_server_options o = {.name = "t", .version = "1", .sessions_per_principal = 2};
+    struct pw_mcp_server *srv;
+    struct pw_error e = {0};
+    assert_int_equal(pw_mcp_server_new(&o, &srv, &e), PW_OK);
+    struct harness h = {0};
+    h.sent = json_array();
+    struct pw_mcp_transport t = {.send = capture, .ctx = &h};
+    struct pw_mcp_session *s[5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(pw_mcp_session_new(srv, &t, &s[i], &e), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(s[0], "k", 1), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(s[1], "k", 1), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(s[2], "k", 1), PW_ERR_RATE_LIMITED);
+    assert_int_equal(pw_mcp_session_set_principal(s[3], "j", 1), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(s[4], NULL, 0), PW_OK);
+    assert_true(pw_mcp_session_principal_is(s[0], "k", 1));
+    assert_false(pw_mcp_session_principal_is(s[0], "j", 1));
+    assert_true(pw_mcp_session_principal_is(s[4], "", 0));
+    pw_mcp_session_free(s[2]);
+    pw_mcp_session_free(s[1]);
+    assert_int_equal(pw_mcp_session_new(srv, &t, &s[1], &e), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(s[1], "k", 1), PW_OK);
+    for (int i = 0; i < 5; i++)
+        if (i != 2)
+            pw_mcp_session_free(s[i]);
+    pw_mcp_server_free(srv);
+    json_decref(h.sent);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +336,8 @@ int main(void)
         cmocka_unit_test(answers_arrive_one_update_at_a_time),
         cmocka_unit_test(cancel_stops_a_running_task),
         cmocka_unit_test(without_the_extension),
+        cmocka_unit_test(tasks_belong_to_their_principal),
+        cmocka_unit_test(sessions_per_principal_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 static void formats_events(void **state)
 {
     struct mcp_sse_ring r;
-    mcp_sse_init(&r, 3, 8, 1 << 20);
+    mcp_sse_init(&r, NULL, 3, 8, 1 << 20);
     assert_int_equal(mcp_sse_push(&r, "{\"a\":1}", 7), 1);
     assert_int_equal(mcp_sse_push(&r, "{\"b\":2}", 7), 2);
     const struct mcp_sse_event *e = mcp_sse_at(&r, 0);
@@ -31,7 +31,7 @@ static void formats_events(void **state)
 static void finds_resume_points(void **state)
 {
     struct mcp_sse_ring r;
-    mcp_sse_init(&r, 0, 16, 1 << 20);
+    mcp_sse_init(&r, NULL, 0, 16, 1 << 20);
     mcp_sse_push(&r, "1", 1);
     assert_int_equal(mcp_sse_skip(&r), 2); /* a priming event takes seq 2 */
     mcp_sse_push(&r, "3", 1);
@@ -46,7 +46,7 @@ static void finds_resume_points(void **state)
 static void evicts_by_count(void **state)
 {
     struct mcp_sse_ring r;
-    mcp_sse_init(&r, 1, 4, 1 << 20);
+    mcp_sse_init(&r, NULL, 1, 4, 1 << 20);
     for (int i = 0; i < 10; i++)
         mcp_sse_push(&r, "x", 1);
     assert_int_equal(r.count, 4);
@@ -61,7 +61,7 @@ static void evicts_by_bytes(void **state)
     struct mcp_sse_ring r;
     char big[300];
     memset(big, 'b', sizeof big);
-    mcp_sse_init(&r, 0, 100, 1000);
+    mcp_sse_init(&r, NULL, 0, 100, 1000);
     for (int i = 0; i < 5; i++)
         mcp_sse_push(&r, big, sizeof big);
     assert_true(r.bytes <= 1000);
@@ -74,6 +74,30 @@ static void evicts_by_bytes(void **state)
     mcp_sse_clear(&r);
     assert_int_equal(r.count, 0);
     assert_int_equal(r.bytes, 0);
+}
+
+/* Rings of one transport share a pool: together they stay under its bound
+ * (each gives up its own oldest events), and clearing returns their bytes. */
+static void shares_a_pool(void **state)
+{
+    struct mcp_sse_pool pool = {.max_bytes = 2000};
+    struct mcp_sse_ring a, b;
+    char ev[300];
+    memset(ev, 'e', sizeof ev);
+    mcp_sse_init(&a, &pool, 0, 100, 1 << 20);
+    mcp_sse_init(&b, &pool, 1, 100, 1 << 20);
+    for (int i = 0; i < 20; i++) {
+        assert_true(mcp_sse_push(&a, ev, sizeof ev) > 0);
+        assert_true(mcp_sse_push(&b, ev, sizeof ev) > 0);
+        assert_true(pool.bytes <= pool.max_bytes);
+        assert_int_equal(pool.bytes, a.bytes + b.bytes);
+    }
+    assert_true(a.count >= 1 && b.count >= 1);
+    assert_int_equal(mcp_sse_at(&a, a.count - 1)->seq, 20);
+    mcp_sse_clear(&a);
+    assert_int_equal(pool.bytes, b.bytes);
+    mcp_sse_clear(&b);
+    assert_int_equal(pool.bytes, 0);
 }
 
 static void parses_ids(void **state)
@@ -112,6 +136,7 @@ int main(void)
         cmocka_unit_test(finds_resume_points),
         cmocka_unit_test(evicts_by_count),
         cmocka_unit_test(evicts_by_bytes),
+        cmocka_unit_test(shares_a_pool),
         cmocka_unit_test(parses_ids),
         cmocka_unit_test(primes),
     };

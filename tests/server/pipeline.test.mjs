@@ -1,0 +1,235 @@
+// Regression tests for requests that once stalled or spent for strangers:
+// HTTP pipelining and its family (bytes after a body, a refused body
+// followed by the next request, a body on GET or DELETE, a pipelined
+// request behind an SSE stream), chunked request bodies, and cross-site
+// POSTs to the OpenAI-compatible API.
+//
+// Every case writes its bytes in one send() and then checks three things:
+// what came back (answered in order, or a clean close), that the server is
+// idle afterwards (CPU ticks of the process over a window: a spinning loop
+// burns a whole core), and that /health still answers. The server is
+// stopped with SIGTERM at the end and must exit 0 (a spinning loop once
+// ignored it). No step depends on timing beyond generous bounds.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { startServer, initialize, T, LATEST, sleep } from './lib/harness.mjs';
+
+// Process CPU time (user + system) in clock ticks.
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+// Ticks used over `ms` of wall time; an idle server uses next to none, a
+// spinning one about ms/10 (100 ticks a second).
+async function cpuOver(pid, ms = 1000) {
+  const a = cpuTicks(pid);
+  await sleep(ms);
+  return cpuTicks(pid) - a;
+}
+
+// Writes `data` in one send and reads until the server closes or `want`
+// whole responses arrived (then waits `linger` ms for anything extra).
+// Resolves {responses: [{status, headers, body}], closed}.
+function exchange(port, data, { want = Infinity, ms = 8000, linger = 300 } = {}) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let closed = false;
+    let timer = setTimeout(done, ms);
+    function parse() {
+      const out = [];
+      let off = 0;
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n', off);
+        if (end < 0) break;
+        const head = buf.subarray(off, end).toString('latin1').split('\r\n');
+        const status = Number(head[0].split(' ')[1]);
+        const headers = {};
+        for (const l of head.slice(1)) {
+          const i = l.indexOf(':');
+          headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+        }
+        let p = end + 4;
+        let body;
+        if (headers['transfer-encoding'] === 'chunked') {
+          const parts = [];
+          for (;;) {
+            const le = buf.indexOf('\r\n', p);
+            if (le < 0) return out;
+            const n = parseInt(buf.subarray(p, le).toString(), 16);
+            if (buf.length < le + 2 + n + 2) return out;
+            parts.push(buf.subarray(le + 2, le + 2 + n));
+            p = le + 2 + n + 2;
+            if (n === 0) break;
+          }
+          body = Buffer.concat(parts).toString();
+        } else {
+          const n = Number(headers['content-length'] ?? 0);
+          if (buf.length < p + n) break;
+          body = buf.subarray(p, p + n).toString();
+          p += n;
+        }
+        out.push({ status, headers, body });
+        off = p;
+      }
+      return out;
+    }
+    function done() {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ responses: parse(), closed });
+    }
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (parse().length >= want) {
+        clearTimeout(timer);
+        timer = setTimeout(done, linger);
+      }
+    });
+    sock.on('close', () => { closed = true; done(); });
+    sock.on('error', () => {});
+    sock.on('connect', () => sock.write(data));
+  });
+}
+
+const CHAT = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+const post = (path, body, extra = '') =>
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}` +
+  `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const get = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+// A provider that refuses connections: chat requests go upstream (the
+// answer comes later, from the curl thread) and fail fast with 502.
+const startUpstreamDown = (tag) => startServer({
+  tag, env: { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' },
+});
+
+describe('pipelined and malformed request framing', () => {
+  let srv;
+  before(async () => {
+    srv = await startUpstreamDown('pipeline');
+  }, T);
+  after(async () => {
+    if (srv) assert.deepEqual(await srv.stop(5000), { code: 0, signal: null }, srv.stderr().slice(-2000));
+  });
+
+  async function settled(what) {
+    const ticks = await cpuOver(srv.pid);
+    assert.ok(ticks < 30, `${what}: the server is idle afterwards (${ticks} ticks in 1 s)`);
+    const h = await exchange(srv.port, get('/health', 'Connection: close\r\n'), { want: 1 });
+    assert.equal(h.responses[0]?.status, 200, `${what}: /health still answers`);
+  }
+
+  it('two chat POSTs in one write: the connection closes, the server stays idle', T, async () => {
+    const r = await exchange(srv.port, post('/v1/chat/completions', CHAT).repeat(2));
+    assert.ok(r.closed, 'the server closed the connection');
+    assert.ok(r.responses.length <= 2);
+    for (const res of r.responses) assert.equal(res.status, 502);
+    await settled('pipelined chat');
+  });
+
+  it('a chat POST followed by a stray CRLF', T, async () => {
+    const r = await exchange(srv.port, `${post('/v1/chat/completions', CHAT)}\r\n`);
+    assert.ok(r.closed);
+    await settled('trailing CRLF');
+  });
+
+  it('pipelined requests answered at once come back in order', T, async () => {
+    const r = await exchange(srv.port, get('/health') + get('/v1/models') + get('/health', 'Connection: close\r\n'));
+    assert.deepEqual(r.responses.map((x) => x.status), [200, 200, 200]);
+    assert.match(r.responses[1].body, /"object":\s*"list"/);
+    await settled('pipelined GETs');
+  });
+
+  it('a refused body (404, 405, 403) and the next request on the same connection', T, async () => {
+    for (const [what, first, status] of [
+      ['unknown /v1 path', post('/v1/nope', '{"a":1}'), 404],
+      ['static route', post('/index.html', '{"a":1}'), 405],
+      ['foreign Origin', post('/mcp', '{"a":1}', 'Origin: https://evil.example\r\n'), 403],
+    ]) {
+      const r = await exchange(srv.port, first + get('/health'));
+      assert.equal(r.responses[0]?.status, status, what);
+      assert.ok(r.closed || r.responses.length === 2, `${what}: closed, or the next request answered`);
+      if (r.responses.length === 2) assert.equal(r.responses[1].status, 200, what);
+      await settled(what);
+    }
+  });
+
+  it('a body that is too large is refused with 413 and the next request waits no longer', T, async () => {
+    const big = 'x'.repeat(7 * 1024 * 1024);
+    const r = await exchange(srv.port, post('/v1/chat/completions', big) + get('/health'), { want: 1 });
+    assert.equal(r.responses[0]?.status, 413);
+    await settled('413');
+  });
+
+  it('GET and DELETE with a Content-Length body are read and answered', T, async () => {
+    const r = await exchange(srv.port,
+      `GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello${get('/health', 'Connection: close\r\n')}`);
+    assert.deepEqual(r.responses.map((x) => x.status), [200, 200]);
+    const d = await exchange(srv.port,
+      `DELETE /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nMcp-Session-Id: nope\r\n\r\nabc${get('/health')}`, { want: 2 });
+    assert.ok(d.responses.length >= 1 && d.responses[0].status >= 400 && d.responses[0].status < 500);
+    await settled('bodies on GET and DELETE');
+  });
+
+  it('a chunked request body is refused with 411 and the connection closed', T, async () => {
+    const r = await exchange(srv.port,
+      'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '5\r\nhello\r\n0\r\n\r\n');
+    assert.equal(r.responses[0]?.status, 411);
+    assert.ok(r.closed);
+    const bad = await exchange(srv.port, post('/mcp', '{}').replace(/Content-Length: \d+/, 'Content-Length: 2x'));
+    assert.equal(bad.responses[0]?.status, 400);
+    await settled('chunked');
+  });
+
+  it('a request pipelined behind an SSE stream closes that connection', T, async () => {
+    const init = await fetch(`${srv.base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(initialize(LATEST, 1)),
+    });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid);
+    const stream = get('/mcp', `Accept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\nMCP-Protocol-Version: ${LATEST}\r\n`);
+    const r = await exchange(srv.port, stream + get('/health'), { ms: 15_000 });
+    assert.ok(r.closed, 'the stream was closed');
+    assert.equal(r.responses.length === 0 ? 200 : r.responses[0].status, 200);
+    await settled('SSE + pipelined GET');
+  });
+});
+
+describe('cross-site requests to the OpenAI-compatible API', () => {
+  let srv;
+  before(async () => {
+    srv = await startUpstreamDown('xsite');
+  }, T);
+  after(async () => { await srv?.stop(); });
+
+  for (const path of ['/v1/chat/completions', '/api/v1/completions']) {
+    it(`${path}: a foreign Origin gets 403, text/plain gets 415, both OpenAI-shaped`, T, async () => {
+      const foreign = await fetch(srv.base + path, {
+        method: 'POST', body: CHAT,
+        headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+      });
+      assert.equal(foreign.status, 403);
+      assert.equal((await foreign.json()).error.type, 'permission_error');
+      const plain = await fetch(srv.base + path, {
+        method: 'POST', body: CHAT, headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(plain.status, 415);
+      assert.match((await plain.json()).error.message, /application\/json/);
+      const local = await fetch(srv.base + path, {
+        method: 'POST', body: CHAT,
+        headers: { 'content-type': 'application/json; charset=utf-8', origin: `http://127.0.0.1:${srv.port}` },
+      });
+      assert.equal(local.status, 502, 'a same-site JSON request goes upstream (which refuses)');
+      await local.text();
+    });
+  }
+});
