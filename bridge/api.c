@@ -281,7 +281,7 @@ static const struct {
 static const char *const roles[] = {"system", "developer", "user", "assistant", "tool",
                                     "function"};
 
-static bool check_type(struct pw_server_req *r, json_t *v, unsigned want, const char *ptr)
+static bool check_type(struct pw_error *e, json_t *v, unsigned want, const char *ptr)
 {
     unsigned t = type_of(v);
     bool ok = (want & T_INT) && !(want & T_NUM) ? (t & T_INT) || (t & T_NULL & want)
@@ -290,30 +290,30 @@ static bool check_type(struct pw_server_req *r, json_t *v, unsigned want, const 
         return true;
     char param[PARAM_MAX];
     pointer_to_param(ptr, param, sizeof param);
-    fail(r, PW_ERR_INVALID, ptr, "Invalid type for '%s': expected %s, but got %s instead.",
+    pw_error_set(e, PW_ERR_INVALID, ptr, "Invalid type for '%s': expected %s, but got %s instead.",
          param, type_words(want), got_words(v));
     return false;
 }
 
-static bool check_message(struct pw_server_req *r, json_t *m, size_t i)
+static bool check_message(struct pw_error *e, json_t *m, size_t i)
 {
     char ptr[64];
     snprintf(ptr, sizeof ptr, "/messages/%zu", i);
-    if (!check_type(r, m, T_OBJ, ptr))
+    if (!check_type(e, m, T_OBJ, ptr))
         return false;
     json_t *role = json_object_get(m, "role");
     snprintf(ptr, sizeof ptr, "/messages/%zu/role", i);
     if (!role) {
-        fail(r, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].role'.", i);
+        pw_error_set(e, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].role'.", i);
         return false;
     }
-    if (!check_type(r, role, T_STR, ptr))
+    if (!check_type(e, role, T_STR, ptr))
         return false;
     bool known = false;
     for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
         known = known || strcmp(roles[k], json_string_value(role)) == 0;
     if (!known) {
-        fail(r, PW_ERR_INVALID, ptr,
+        pw_error_set(e, PW_ERR_INVALID, ptr,
              "Invalid value: '%.40s'. Supported values are: 'system', 'developer', 'user', "
              "'assistant', 'tool' and 'function'.",
              json_string_value(role));
@@ -323,48 +323,48 @@ static bool check_message(struct pw_server_req *r, json_t *m, size_t i)
     snprintf(ptr, sizeof ptr, "/messages/%zu/content", i);
     bool assistant = strcmp(json_string_value(role), "assistant") == 0;
     if (!content && !assistant) {
-        fail(r, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].content'.",
+        pw_error_set(e, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].content'.",
              i);
         return false;
     }
-    if (content && !check_type(r, content, T_STR | T_ARR | (assistant ? T_NULL : 0), ptr))
+    if (content && !check_type(e, content, T_STR | T_ARR | (assistant ? T_NULL : 0), ptr))
         return false;
     size_t j;
     json_t *part;
     json_array_foreach(content, j, part) {
         char pptr[80];
         snprintf(pptr, sizeof pptr, "/messages/%zu/content/%zu", i, j);
-        if (!check_type(r, part, T_OBJ, pptr))
+        if (!check_type(e, part, T_OBJ, pptr))
             return false;
         snprintf(pptr, sizeof pptr, "/messages/%zu/content/%zu/type", i, j);
         json_t *type = json_object_get(part, "type");
         if (!type) {
-            fail(r, PW_ERR_INVALID, pptr,
+            pw_error_set(e, PW_ERR_INVALID, pptr,
                  "Missing required parameter: 'messages[%zu].content[%zu].type'.", i, j);
             return false;
         }
-        if (!check_type(r, type, T_STR, pptr))
+        if (!check_type(e, type, T_STR, pptr))
             return false;
     }
     if (strcmp(json_string_value(role), "tool") == 0) {
         json_t *id = json_object_get(m, "tool_call_id");
         snprintf(ptr, sizeof ptr, "/messages/%zu/tool_call_id", i);
         if (!id) {
-            fail(r, PW_ERR_INVALID, ptr,
+            pw_error_set(e, PW_ERR_INVALID, ptr,
                  "Missing required parameter: 'messages[%zu].tool_call_id'.", i);
             return false;
         }
-        if (!check_type(r, id, T_STR, ptr))
+        if (!check_type(e, id, T_STR, ptr))
             return false;
     }
     json_t *calls = json_object_get(m, "tool_calls");
     snprintf(ptr, sizeof ptr, "/messages/%zu/tool_calls", i);
-    if (calls && !check_type(r, calls, T_ARR | T_NULL, ptr))
+    if (calls && !check_type(e, calls, T_ARR | T_NULL, ptr))
         return false;
     return true;
 }
 
-static bool validate(struct pw_server_req *r, json_t *body)
+bool bridge_chat_validate(json_t *body, struct pw_error *e)
 {
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         json_t *v = json_object_get(body, fields[i].name);
@@ -372,25 +372,25 @@ static bool validate(struct pw_server_req *r, json_t *body)
         snprintf(ptr, sizeof ptr, "/%s", fields[i].name);
         if (!v) {
             if (i < 2) { /* model and messages are required */
-                fail(r, PW_ERR_INVALID, ptr, "Missing required parameter: '%s'.",
+                pw_error_set(e, PW_ERR_INVALID, ptr, "Missing required parameter: '%s'.",
                      fields[i].name);
                 return false;
             }
             continue;
         }
-        if (!check_type(r, v, fields[i].types, ptr))
+        if (!check_type(e, v, fields[i].types, ptr))
             return false;
     }
     json_t *msgs = json_object_get(body, "messages");
     if (json_array_size(msgs) == 0) {
-        fail(r, PW_ERR_INVALID, "/messages",
+        pw_error_set(e, PW_ERR_INVALID, "/messages",
              "Invalid 'messages': empty array. Expected an array with minimum length 1.");
         return false;
     }
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
-        if (!check_message(r, m, i))
+        if (!check_message(e, m, i))
             return false;
     for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
         json_t *v = json_object_get(body, ranges[k].name);
@@ -399,26 +399,26 @@ static bool validate(struct pw_server_req *r, json_t *body)
             continue;
         char ptr[64];
         snprintf(ptr, sizeof ptr, "/%s", ranges[k].name);
-        fail(r, PW_ERR_INVALID, ptr, "Invalid '%s': %g is out of range [%g, %g].",
+        pw_error_set(e, PW_ERR_INVALID, ptr, "Invalid '%s': %g is out of range [%g, %g].",
              ranges[k].name, x, ranges[k].min, ranges[k].max);
         return false;
     }
     json_t *ctx = json_object_get(body, "context");
     enum bridge_mode mode;
     if (ctx && !bridge_mode_parse(json_string_value(ctx), &mode)) {
-        fail(r, PW_ERR_INVALID, "/context",
+        pw_error_set(e, PW_ERR_INVALID, "/context",
              "Invalid value for 'context': expected 'auto', 'tools' or 'off'.");
         return false;
     }
     json_t *so = json_object_get(body, "stream_options");
     json_t *iu = json_object_get(so, "include_usage");
-    if (iu && !check_type(r, iu, T_BOOL, "/stream_options/include_usage"))
+    if (iu && !check_type(e, iu, T_BOOL, "/stream_options/include_usage"))
         return false;
     json_t *tools;
     json_array_foreach((tools = json_object_get(body, "tools")), i, m) {
         char ptr[64];
         snprintf(ptr, sizeof ptr, "/tools/%zu", i);
-        if (!check_type(r, m, T_OBJ, ptr))
+        if (!check_type(e, m, T_OBJ, ptr))
             return false;
     }
     return true;
@@ -520,8 +520,8 @@ static void on_chat(struct pw_server_req *r, void *ud)
     char hv[32];
     int hl = pw_server_req_header(r, "x-pennyworth-context", hv, sizeof hv);
     json_t *field = json_object_get(body, "context");
-    if (!validate(r, body)) {
-        e.code = PW_ERR_INVALID; /* answered */
+    if (!bridge_chat_validate(body, &e)) {
+        bridge_respond_error(r, &e, NULL);
     } else if (hl == -2 || (hl >= 0 && !bridge_mode_parse(hv, &mode))) {
         fail(r, PW_ERR_INVALID, NULL,
              "Invalid X-Pennyworth-Context header: expected auto, tools or off.");
@@ -619,9 +619,13 @@ static void on_close(struct pw_server_req *r, void *ud)
         bridge_exchange_closed(x);
 }
 
-static const struct pw_server_handler chat_handler = {on_chat, on_close, route_error};
-static const struct pw_server_handler models_handler = {on_models, on_close, route_error};
-static const struct pw_server_handler unknown_handler = {on_unknown, on_close, route_error};
+static const struct pw_server_handler chat_handler = {.on_request = on_chat, .on_close = on_close,
+                                                      .error = route_error};
+static const struct pw_server_handler models_handler = {.on_request = on_models, .on_close = on_close,
+                                                        .error = route_error};
+static const struct pw_server_handler unknown_handler = {.on_request = on_unknown,
+                                                         .on_close = on_close,
+                                                         .error = route_error};
 
 static const struct {
     const char *path;

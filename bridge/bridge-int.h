@@ -271,6 +271,11 @@ char *bridge_error_body(const char *message, const char *type, const char *param
                         const char *code);
 
 /* Answers `r` with an OpenAI error for `err` (status from its code). */
+/* Checks every field of a chat completions body that we read or document
+ * (types, required fields, ranges, messages, tools); false with `e` naming
+ * the first offending field (its pointer becomes OpenAI's `param`). Pure:
+ * the fuzz target runs it too. */
+bool bridge_chat_validate(json_t *body, struct pw_error *e);
 void bridge_respond_error(struct pw_server_req *r, const struct pw_error *err,
                           const char *products);
 

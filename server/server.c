@@ -472,6 +472,9 @@ static void teardown(struct pw_server *srv)
      * so anything they queue is not scheduled on the dying context). */
     lws_context_destroy(ctx);
     srv->vh = NULL;
+    for (size_t i = 0; i < srv->nroutes; i++)
+        if (srv->routes[i].h->on_detach)
+            srv->routes[i].h->on_detach(srv->routes[i].ud);
 }
 
 /* Adopts a duplicate of fd into the loop as a raw file; 0 or -1. */

@@ -54,4 +54,32 @@ bool server_static_etag_match(const char *if_none_match, const char *etag);
  * (at least 30 bytes); independent of the locale. */
 void server_static_http_date(long long t, char *buf, size_t size);
 
+/* File contents read off the service thread (filecache.c) ------------------------- */
+
+struct pw_server;
+struct pw_server_req;
+struct server_filecache;
+
+/* A file's contents (borrowed for the call), or NULL with `error` (errno)
+ * when it could not be read; `st` is the fstat the request was made with.
+ * Service thread. */
+typedef void (*server_file_done)(struct pw_server_req *r, const struct stat *st,
+                                 const char *body, size_t len, int error, void *ud);
+
+/* New, or NULL; registers its wake hook on srv (before pw_server_listen).
+ * Keeps at most max_bytes of contents. */
+struct server_filecache *server_filecache_new(struct pw_server *srv, size_t max_bytes);
+/* Joins the reader; after the server's loop has ended. */
+void server_filecache_free(struct server_filecache *fc);
+/* Service thread. Calls done with the contents of the open file `fd`
+ * (whose fstat is `st`; taken): now from the cache, or later, once the
+ * reader has read it (the job is then the request's data until done).
+ * -1 when nothing could be queued (fd is still the caller's). */
+int server_filecache_get(struct server_filecache *fc, struct pw_server_req *r, int fd,
+                         const struct stat *st, server_file_done done, void *ud);
+/* The request went away: its read is dropped when it finishes. */
+void server_filecache_forget(struct pw_server_req *r);
+/* The loop has ended: the reader stops waking the server. */
+void server_filecache_detach(struct server_filecache *fc);
+
 #endif

@@ -20,9 +20,11 @@
  * methods get 405 with Allow. Errors use the server's default error body,
  * like every other path the server does not serve.
  *
- * Each GET reads the file once with pread (files are small and in the page
- * cache; a bound, 16 MiB by default, keeps a stray large file from being
- * copied into memory). Runs on the service thread.
+ * The handler runs on the service thread and touches only metadata there
+ * (realpath, open, fstat); contents come from filecache.c, which reads
+ * them on its own thread and keeps recent files by version, so a GET never
+ * waits on a disk. A bound (16 MiB by default) keeps a stray large file
+ * from being copied into memory.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -42,12 +44,15 @@
 #include "pennyworth/log.h"
 
 #define DEFAULT_MAX_FILE ((size_t)16 * 1024 * 1024)
+/* File contents kept in memory, bytes. */
+#define CACHE_BYTES ((size_t)32 * 1024 * 1024)
 
 struct pw_server_static {
     char *root;                 /* realpath of the served directory */
     char *index;                /* file name for paths ending in '/' */
     size_t prefix_len;          /* bytes of the route prefix */
     size_t max_file;
+    struct server_filecache *files;
 };
 
 /* Names ------------------------------------------------------------------------ */
@@ -205,28 +210,41 @@ static void refuse_method(struct pw_server_req *r)
     free(body);
 }
 
-/* Reads the whole file (st_size bytes, fewer if it shrank meanwhile). New
- * buffer or NULL. */
-static char *slurp(int fd, size_t size, size_t *got)
+/* The headers every answer about a file carries. */
+struct described {
+    char etag[64], date[40];
+    const char *hdrs[9];
+};
+
+static void describe(const struct stat *sb, struct described *d)
 {
-    char *buf = malloc(size ? size : 1);
-    if (!buf)
-        return NULL;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t k = pread(fd, buf + off, size - off, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            free(buf);
-            return NULL;
-        }
-        if (k == 0)
-            break;
-        off += (size_t)k;
+    server_static_etag(sb, d->etag, sizeof d->etag);
+    server_static_http_date((long long)sb->st_mtim.tv_sec, d->date, sizeof d->date);
+    const char *const h[] = {"cache-control", "no-cache", "etag", d->etag, "last-modified",
+                             d->date, "x-content-type-options", "nosniff", NULL};
+    memcpy(d->hdrs, h, sizeof h);
+}
+
+/* The name whose extension gives the Content-Type. */
+static const char *type_of(const struct pw_server_static *st, const char *path)
+{
+    size_t plen = strlen(path);
+    return server_static_mime(plen == 0 || path[plen - 1] == '/' ? st->index : path);
+}
+
+/* The contents are here (filecache.c). */
+static void send_file(struct pw_server_req *r, const struct stat *sb, const char *body,
+                      size_t len, int error, void *ud)
+{
+    struct pw_server_static *st = ud;
+    if (!body) {
+        pw_warn("static: reading %s failed: %s", pw_server_req_path(r), strerror(error));
+        pw_server_req_error(r, 500, "could not read the file");
+        return;
     }
-    *got = off;
-    return buf;
+    struct described d;
+    describe(sb, &d);
+    pw_server_req_respond(r, 200, type_of(st, pw_server_req_path(r)), d.hdrs, body, len);
 }
 
 static void on_request(struct pw_server_req *r, void *ud)
@@ -254,41 +272,44 @@ static void on_request(struct pw_server_req *r, void *ud)
         pw_server_req_error(r, 500, "file too large to serve");
         return;
     }
-    const char *name = path;
-    size_t plen = strlen(path);
-    if (plen == 0 || path[plen - 1] == '/')
-        name = st->index;
-    char etag[64], date[40], inm[512];
-    server_static_etag(&sb, etag, sizeof etag);
-    server_static_http_date((long long)sb.st_mtim.tv_sec, date, sizeof date);
-    const char *const hdrs[] = {"cache-control", "no-cache", "etag", etag, "last-modified", date,
-                                "x-content-type-options", "nosniff", NULL};
+    struct described d;
+    describe(&sb, &d);
+    char inm[512];
     if (pw_server_req_header(r, "if-none-match", inm, sizeof inm) >= 0 &&
-        server_static_etag_match(inm, etag)) {
+        server_static_etag_match(inm, d.etag)) {
         close(fd);
-        pw_server_req_respond(r, 304, NULL, hdrs, NULL, 0);
+        pw_server_req_respond(r, 304, NULL, d.hdrs, NULL, 0);
         return;
     }
-    const char *type = server_static_mime(name);
     if (head) {
         close(fd);
         /* HEAD: the server sends the head with this length and no body. */
-        pw_server_req_respond(r, 200, type, hdrs, NULL, (size_t)sb.st_size);
+        pw_server_req_respond(r, 200, type_of(st, path), d.hdrs, NULL, (size_t)sb.st_size);
         return;
     }
-    size_t got = 0;
-    char *body = slurp(fd, (size_t)sb.st_size, &got);
-    close(fd);
-    if (!body) {
-        pw_warn("static: reading %s failed: %s", path, strerror(errno));
-        pw_server_req_error(r, 500, "could not read the file");
-        return;
+    if (server_filecache_get(st->files, r, fd, &sb, send_file, st) != 0) {
+        close(fd);
+        pw_server_req_error(r, 503, "cannot read files right now");
     }
-    pw_server_req_respond(r, 200, type, hdrs, body, got);
-    free(body);
 }
 
-static const struct pw_server_handler handler = {.on_request = on_request};
+static void on_close(struct pw_server_req *r, void *ud)
+{
+    (void)ud;
+    server_filecache_forget(r);
+}
+
+static void on_detach(void *ud)
+{
+    struct pw_server_static *st = ud;
+    server_filecache_detach(st->files);
+}
+
+static const struct pw_server_handler handler = {
+    .on_request = on_request,
+    .on_close = on_close,
+    .on_detach = on_detach,
+};
 
 enum pw_err pw_server_add_static(struct pw_server *srv, const struct pw_server_static_options *opt,
                                  struct pw_server_static **out, struct pw_error *err)
@@ -327,6 +348,11 @@ enum pw_err pw_server_add_static(struct pw_server *srv, const struct pw_server_s
     st->index = idx;
     st->prefix_len = plen;
     st->max_file = opt->max_file ? opt->max_file : DEFAULT_MAX_FILE;
+    if (!(st->files = server_filecache_new(srv, CACHE_BYTES))) {
+        pw_server_static_free(st);
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "cannot start the file reader for %s",
+                            prefix);
+    }
     struct pw_server_route route = {
         .path = prefix,
         .flags = PW_SERVER_ROUTE_PREFIX,
@@ -346,6 +372,7 @@ void pw_server_static_free(struct pw_server_static *st)
 {
     if (!st)
         return;
+    server_filecache_free(st->files);
     free(st->root);
     free(st->index);
     free(st);

@@ -29,8 +29,8 @@
  * CLOSED (on_close, then freed). A close we ask for (pw_server_ws_close)
  * is sent from WRITEABLE once the queue has drained, within a few seconds
  * at most (lws timeout); a refused message (1003, 1009) drops the queue
- * and closes the same way. lws then waits a few seconds for the peer's
- * close before it hangs up.
+ * and closes the same way, then lets the peer answer our close (lws waits
+ * a few seconds for it).
  *
  * Service thread only.
  *
@@ -63,7 +63,8 @@ struct pw_server_ws {
     bool in_open;               /* inside on_open: the upgrade's headers are readable */
     char peer[64];              /* the client's address ("" when unknown) */
     bool closing;               /* close once the queue has drained */
-    bool close_sent;            /* lws has our close frame: now it waits for the peer's */
+    bool close_sent;            /* lws has our close frame */
+    bool linger;                /* then wait for the peer's: it may still be sending */
     int close_status;
     char reason[64];
     struct pw_server_ws *prev, *next; /* srv->wss */
@@ -155,6 +156,7 @@ static void close_now(struct lws *wsi, int status, const char *reason)
  * up without sending our close frame. */
 static int refuse_rx(struct pw_server_ws *c, int status, const char *reason)
 {
+    c->linger = true;
     server_outq_clear(&c->out);
     pw_server_ws_close(c, status, reason);
     return 0;
@@ -279,10 +281,13 @@ static int on_writeable(struct lws *wsi, struct ws_pss *pss)
             return 0;
         }
     }
-    /* Once only: lws may offer WRITEABLE again while it waits for the
-     * peer's close, and a second -1 would hang up at once, so a peer that
-     * is still sending (unread bytes: a reset) could lose our close frame. */
-    if (c->closing && !c->close_sent) {
+    if (c->closing) {
+        /* The first -1 has lws send our close frame; another one hangs up.
+         * After a refusal the peer may still be sending, and hanging up on
+         * unread bytes resets the connection, which can destroy our close
+         * frame before the peer reads it: lws waits for the peer's close. */
+        if (c->close_sent && c->linger)
+            return 0;
         c->close_sent = true;
         close_now(wsi, c->close_status, c->reason);
         return -1;

@@ -108,6 +108,10 @@ struct pw_server_handler {
     /* Optional: writes an error response in the route's own shape (for the
      * 4xx/5xx the server decides itself). NULL = a JSON-RPC error object. */
     void (*error)(struct pw_server_req *r, int status, const char *message, void *ud);
+    /* Optional: the loop has ended and every on_close has run; a route
+     * with threads of its own stops waking the server now (it may be freed
+     * next). Called once, on the thread that ends the loop. */
+    void (*on_detach)(void *ud);
 };
 
 struct pw_server_route {

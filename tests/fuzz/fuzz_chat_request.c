@@ -8,9 +8,8 @@
  * by the routed provider (OpenAI: passed through; Bedrock: translated to
  * Converse and signed with SigV4), streamed and not.
  *
- * The field-by-field validation in bridge/api.c runs before all this in
- * production but has no entry point outside the HTTP route; it is not
- * covered here.
+ * The field-by-field validation (bridge_chat_validate) runs first, as in
+ * production; a body it refuses goes no further.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -54,6 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     struct bridge_config *cfg = NULL;
     if (!json_is_object(body) || bridge_config_build(NULL, NULL, fake_env, &cfg, NULL) != PW_OK) {
+        json_decref(body);
+        return 0;
+    }
+    struct pw_error e = {0};
+    if (!bridge_chat_validate(body, &e)) {
+        bridge_config_free(cfg);
         json_decref(body);
         return 0;
     }

@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, readFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { T, startServer, rawWs, initialize } from '../server/lib/harness.mjs';
@@ -165,6 +165,27 @@ describe('a web root with a symlink leading out of it', () => {
     const out = await fetch(`${srv.base}/out.txt`);
     assert.equal(out.status, 404);
     assert.doesNotMatch(await out.text(), /outside secret/);
+  });
+
+  it('serves each version of a changed file, never a stale copy', T, async () => {
+    const file = join(dir, 'root', 'page.txt');
+    assert.equal(await (await fetch(`${srv.base}/page.txt`)).text(), 'inside');
+    assert.equal(await (await fetch(`${srv.base}/page.txt`)).text(), 'inside', 'a cached read');
+    writeFileSync(file, 'rewritten, longer');
+    assert.equal(await (await fetch(`${srv.base}/page.txt`)).text(), 'rewritten, longer');
+    // Same size, another modification time: still a new version.
+    writeFileSync(file, 'REWRITTEN, LONGER');
+    utimesSync(file, new Date(2001, 1, 1), new Date(2001, 1, 1));
+    assert.equal(await (await fetch(`${srv.base}/page.txt`)).text(), 'REWRITTEN, LONGER');
+  });
+
+  it('serves a large file to many clients at once, whole', T, async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    writeFileSync(join(dir, 'root', 'big.bin'), big);
+    const got = await Promise.all(Array.from({ length: 20 }, async () =>
+      Buffer.from(await (await fetch(`${srv.base}/big.bin`)).arrayBuffer())));
+    for (const b of got) assert.ok(b.equals(big));
   });
 
   it('refuses to start with a web root that does not exist', T, async () => {
