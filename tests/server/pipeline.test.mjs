@@ -96,6 +96,15 @@ function exchange(port, data, { want = Infinity, ms = 8000, linger = 300 } = {})
   });
 }
 
+// The server is idle (a spinning loop burns a whole core) and /health
+// answers.
+async function settledOn(srv, what) {
+  const ticks = await cpuOver(srv.pid);
+  assert.ok(ticks < 30, `${what}: the server is idle afterwards (${ticks} ticks in 1 s)`);
+  const h = await exchange(srv.port, get('/health', 'Connection: close\r\n'), { want: 1 });
+  assert.equal(h.responses[0]?.status, 200, `${what}: /health still answers`);
+}
+
 const CHAT = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 const post = (path, body, extra = '') =>
   `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}` +
@@ -117,12 +126,7 @@ describe('pipelined and malformed request framing', () => {
     if (srv) assert.deepEqual(await srv.stop(5000), { code: 0, signal: null }, srv.stderr().slice(-2000));
   });
 
-  async function settled(what) {
-    const ticks = await cpuOver(srv.pid);
-    assert.ok(ticks < 30, `${what}: the server is idle afterwards (${ticks} ticks in 1 s)`);
-    const h = await exchange(srv.port, get('/health', 'Connection: close\r\n'), { want: 1 });
-    assert.equal(h.responses[0]?.status, 200, `${what}: /health still answers`);
-  }
+  const settled = (what) => settledOn(srv, what);
 
   it('two chat POSTs in one write: the connection closes, the server stays idle', T, async () => {
     const r = await exchange(srv.port, post('/v1/chat/completions', CHAT).repeat(2));
@@ -232,4 +236,51 @@ describe('cross-site requests to the OpenAI-compatible API', () => {
       await local.text();
     });
   }
+});
+
+describe('request bodies share one memory budget', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ tag: 'bodies', args: ['--max-body-memory', '100000'] });
+  }, T);
+  after(async () => {
+    if (srv) assert.deepEqual(await srv.stop(5000), { code: 0, signal: null }, srv.stderr().slice(-2000));
+  });
+
+  // Ten clients each declare 90,000 bytes and send 60,000: a body buffer
+  // grows as bytes arrive, and the budget holds at most one buffer big
+  // enough for 60,000 bytes beside the others, whatever order they are read
+  // in, so at least nine are refused with 503 and closed. Once they are
+  // gone the budget is whole again: a complete 90,000-byte body is read
+  // (and answered 400: it is not JSON).
+  it('refuses the bodies past the budget with 503 and gives the memory back', T, async () => {
+    const head = (n) => 'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: ${n}\r\n\r\n`;
+    const socks = [];
+    const results = Array.from({ length: 10 }, (_, i) => new Promise((resolve) => {
+      const sock = net.connect(srv.port, '127.0.0.1');
+      socks[i] = sock;
+      let buf = '';
+      sock.on('data', (d) => { buf += d.toString('latin1'); });
+      sock.on('close', () => resolve(buf));
+      sock.on('error', () => {});
+      sock.on('connect', () => sock.write(head(90_000) + ' '.repeat(60_000)));
+    }));
+    const refused = [];
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${refused.length} refused`)), 20_000);
+      for (const p of results) {
+        p.then((text) => {
+          refused.push(Number(text.split(' ')[1]));
+          if (refused.length === 9) { clearTimeout(timer); resolve(); }
+        });
+      }
+    });
+    assert.deepEqual(refused, Array(9).fill(503));
+    for (const sock of socks) sock.destroy();
+    await Promise.all(results);
+    const whole = await exchange(srv.port, head(90_000) + 'x'.repeat(90_000), { want: 1 });
+    assert.equal(whole.responses[0]?.status, 400, 'a whole 90,000-byte body fits again');
+    await settledOn(srv, 'body budget');
+  });
 });

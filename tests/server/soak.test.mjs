@@ -10,9 +10,9 @@
 // settle, and reads VmRSS from /proc/PID/status. The RSS after the last
 // cycle must be within a small bound of the RSS after the first: anything a
 // closed session left behind, or a heap whose resident part creeps up burst
-// after burst, would not fit. (Both happened: with a 64 KiB lws rx buffer
-// per connection, RSS grew by tens of MiB a cycle.) The figures of every
-// cycle are printed as diagnostics.
+// after burst, would not fit. (The second happened: with a 64 KiB lws rx
+// buffer per connection, RSS grew by about 10 MiB a cycle here.) The
+// figures of every cycle are printed as diagnostics.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
