@@ -44,7 +44,9 @@
  *      from lws later.
  *   4. Every lws call happens on the service thread; nothing writes to the
  *      socket outside HTTP_WRITEABLE except server_http_reply_now, used
- *      only where lws itself writes directly (CONFIRM_UPGRADE).
+ *      only where lws itself writes directly (CONFIRM_UPGRADE), and
+ *      close_now, which sends a queued answer on a connection it is about
+ *      to close (invariant 7).
  * *   5. A request without a body that outlives its on_request call (an SSE
  *      stream, a late answer) is in the server's watch set until it
  *      finishes. lws 4.1 does not read a connection while such a request is
@@ -66,17 +68,18 @@
  *      LRS_BODY after its body is in until the transaction completes, and
  *      feeds any byte that follows (a pipelined request, a stray CRLF) to
  *      that state, which answers with another BODY_COMPLETION and consumes
- *      nothing: the loop would spin on it for ever. lws's rx flow control
+ *      nothing; from its buffered-input pass (lws_service_do_ripe_rxflow)
+ *      it does so again and again without returning to poll, so the whole
+ *      loop froze: no accept, no timers, no stop. lws's rx flow control
  *      cannot hold those bytes back either (a flow-controlled h1 server
  *      connection is never serviced for POLLOUT, and holding with bytes
- *      buffered re-arms POLLOUT). So a second BODY_COMPLETION is allowed
- *      only while the answer is queued whole (R_FLUSH) and the socket can
- *      take it at once (the next pass writes it, the transaction completes
- *      and the bytes are read as the next request, so pipelined requests
- *      answered at once come back in order); otherwise it closes the
- *      connection: bytes after a body while its answer is still being made
+ *      buffered re-arms POLLOUT). So a second BODY_COMPLETION closes the
+ *      connection at once, after sending an answer already queued whole
+ *      (close_now): bytes after a body before its transaction completed
  *      are a pipelined request we do not serve (RFC 9112 9.3.2 lets a
- *      server close; clients retry on a new connection).
+ *      server close; clients retry on a new connection). Pipelined
+ *      requests behind a body-less request answered at once are still
+ *      served in order (lws parses them after the transaction completes).
  *      The same bytes behind a body-less request being answered
  *      (LRS_DOING_TRANSACTION) are never read either; lws then polls
  *      without waiting for as long as the answer lasts (an SSE stream: for
@@ -98,7 +101,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,6 +790,20 @@ static int body_reserve(struct pw_server_req *r, size_t more)
     return 0;
 }
 
+/*
+ * lws 4.1 parses a request that was pipelined behind a completed
+ * transaction (read from its buffer of earlier input) correctly, but hands
+ * the start of that buffer, the request's own head, to the body callback
+ * as its body. Such a body is never what the client sent; it is refused
+ * rather than handed to a route (invariant 7).
+ */
+static bool echoes_head(const struct pw_server_req *r, const void *in, size_t len)
+{
+    size_t m = strlen(r->method), p = strlen(r->path);
+    return len > m + 1 + p && memcmp(in, r->method, m) == 0 && ((const char *)in)[m] == ' ' &&
+           memcmp((const char *)in + m + 1, r->path, p) == 0;
+}
+
 static int on_body(struct http_pss *pss, const void *in, size_t len)
 {
     struct pw_server_req *r = pss->req;
@@ -796,6 +812,11 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
     if (len > r->body_want - r->body_len) {
         r->close_after = true;
         return fail(r, 413, "Payload Too Large: body longer than its Content-Length");
+    }
+    if (!r->body_len && echoes_head(r, in, len)) {
+        r->close_after = true;
+        return fail(r, 400, "Bad Request: a request with a body must not be pipelined behind "
+                            "another; send it after the previous answer");
     }
     if (body_reserve(r, len)) {
         pw_warn("server: request bodies in flight hold %zu bytes (budget %zu); refusing %s",
@@ -808,10 +829,16 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
     return 0;
 }
 
-static bool writable_now(struct lws *wsi)
+/* Invariant 7: the connection closes now; an answer already queued whole
+ * goes out first, as far as the socket takes it without waiting. */
+static int close_now(struct pw_server_req *r)
 {
-    struct pollfd p = {.fd = wsi ? lws_get_socket_fd(wsi) : -1, .events = POLLOUT};
-    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+    size_t n;
+    unsigned char *p;
+    while (r->state == R_FLUSH && r->wsi && (p = server_outq_front(&r->out, &n)) &&
+           lws_write(r->wsi, p, n, LWS_WRITE_HTTP) == (int)n)
+        server_outq_pop(&r->out);
+    return -1;
 }
 
 static int on_body_done(struct http_pss *pss)
@@ -819,19 +846,14 @@ static int on_body_done(struct http_pss *pss)
     struct pw_server_req *r = pss->req;
     if (!r)
         return -1; /* invariant 7: no transaction to complete */
-    if (r->state == R_BODY && !r->body_done) {
-        r->body_done = true;
-        r->body[r->body_len] = '\0';
-        begin(r);
-        return 0;
-    }
-    /* A refused request's body is in, or (invariant 7) bytes followed a
-     * body before its answer went out. lws repeats this callback on every
-     * pass until the transaction completes, so the connection stays only
-     * while its answer is queued whole and its socket takes it at once;
-     * then what followed is read as the next request. */
+    if (r->body_done)
+        return close_now(r); /* invariant 7: lws would call again, consuming nothing */
     r->body_done = true;
-    return r->state == R_FLUSH && writable_now(r->wsi) ? 0 : -1;
+    if (r->state != R_BODY)
+        return 0; /* a refused request's body is in; its answer is queued */
+    r->body[r->body_len] = '\0';
+    begin(r);
+    return 0;
 }
 
 static int on_writeable(struct lws *wsi, struct http_pss *pss)

@@ -22,8 +22,8 @@
 //   PW_CHAOS_SECONDS=300       run longer by hand (default 20); give meson
 //                              room: meson test -t 10 server-chaos
 //   PW_CHAOS_CONNS, PW_CHAOS_MAX_CASES   concurrency (50), case bound
-// /v1 calls go to a closed local port (OPENAI_BASE_URL), so they fail fast
-// upstream; no credentials are needed.
+// /v1 calls go to a closed local port (OPENAI_BASE_URL and the Bedrock
+// endpoint, with made-up credentials), so they fail fast upstream (502).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,9 +169,13 @@ async function wellBehaved(port) {
 // Every route once, and a burst of calls for every MCP worker, so lazily
 // opened fds (database connections, the upstream thread's, WAL files) are
 // in the baseline.
-async function warmUp(port, ws) {
-  for (let i = 0; i < 32; i++) ws.send(request('tools/call', { name: 'search_products', arguments: { query: 'a', limit: 50 } }, 10_000 + i));
-  for (let answered = 0; answered < 32;) if ((await ws.nextMessage())?.id >= 10_000) answered++;
+async function warmUp(port) {
+  const { ws } = await rawWs(port);
+  ws.send(initialize(LATEST, 1));
+  assert.equal((await ws.nextMessage()).id, 1);
+  for (let i = 0; i < 32; i++) ws.send(request('tools/call', { name: 'search_products', arguments: { query: 'a', limit: 50 } }, 10 + i));
+  for (let answered = 0; answered < 32;) if ((await ws.nextMessage())?.id >= 10) answered++;
+  ws.destroy();
   const chat = JSON.stringify({ model: 'openai/x', messages: [{ role: 'user', content: 'hi' }] });
   for (const [method, path, body] of [['POST', '/v1/chat/completions', chat], ['POST', '/api/v1/completions', chat],
     ['GET', '/v1/models'], ['GET', '/metrics'], ['GET', '/'], ['GET', '/admin/keys'], ['POST', '/auth/ws-ticket', '{}']]) {
@@ -186,10 +190,19 @@ describe('chaos', () => {
     const replay = `PW_CHAOS_SEED=${SEED}`;
     t.diagnostic(`seed ${SEED} (replay: ${replay})`);
     process.stderr.write(`chaos: seed ${SEED}\n`);
+    const nowhere = `http://127.0.0.1:${await closedPort()}`;
     const srv = await startServer({
       tag: 'chaos',
       args: ['--session-idle', '10'],
-      env: { PENNYWORTH_LOG: 'warn', OPENAI_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1`, OPENAI_API_KEY: 'x' },
+      env: {
+        PENNYWORTH_LOG: 'warn',
+        OPENAI_BASE_URL: `${nowhere}/v1`,
+        OPENAI_API_KEY: 'x',
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME: nowhere,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'x',
+      },
     });
     let died = null;
     srv.exited.then((r) => { died = r; });
@@ -197,9 +210,9 @@ describe('chaos', () => {
     let goodWs;
     const failures = [];
     try {
+      await warmUp(srv.port);
       good = await wellBehaved(srv.port);
       goodWs = good.ws;
-      await warmUp(srv.port, goodWs);
       const ctx = { sid: await httpSession(srv.port) };
       const fd0 = await settledFds(srv.pid);
 

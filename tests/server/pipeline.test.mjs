@@ -163,6 +163,24 @@ describe('pipelined and malformed request framing', () => {
     }
   });
 
+  it('a request with a body pipelined behind an answered one is refused, never misread', T, async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    for (const [what, first] of [
+      ['GET /health', get('/health')],
+      ['a refused POST', post('/nope', '{"a":1}')],
+      ['a GET with a body', 'GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'],
+    ]) {
+      const r = await exchange(srv.port, first + post('/mcp', ping, 'Accept: application/json, text/event-stream\r\n'));
+      assert.ok(r.closed, `${what}: closed`);
+      assert.ok(r.responses.length >= 1, `${what}: the first is answered`);
+      if (r.responses.length === 2) {
+        assert.equal(r.responses[1].status, 400, what);
+        assert.match(r.responses[1].body, /must not be pipelined/, what);
+      }
+      await settled(what);
+    }
+  });
+
   it('a body that is too large is refused with 413 and the next request waits no longer', T, async () => {
     const big = 'x'.repeat(7 * 1024 * 1024);
     const r = await exchange(srv.port, post('/v1/chat/completions', big) + get('/health'), { want: 1 });
@@ -171,9 +189,14 @@ describe('pipelined and malformed request framing', () => {
   });
 
   it('GET and DELETE with a Content-Length body are read and answered', T, async () => {
+    const alone = await exchange(srv.port,
+      'GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    assert.deepEqual(alone.responses.map((x) => x.status), [200]);
+    // Bytes after a body: answered, then closed (the next request is not read).
     const r = await exchange(srv.port,
-      `GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello${get('/health', 'Connection: close\r\n')}`);
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 200]);
+      `GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello${get('/health')}`);
+    assert.equal(r.responses[0]?.status, 200);
+    assert.ok(r.closed);
     const d = await exchange(srv.port,
       `DELETE /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nMcp-Session-Id: nope\r\n\r\nabc${get('/health')}`, { want: 2 });
     assert.ok(d.responses.length >= 1 && d.responses[0].status >= 400 && d.responses[0].status < 500);
