@@ -30,6 +30,7 @@ import { readFileSync } from 'node:fs';
 import {
   T, LATEST, startServer, rawWs, rawHttp, connect, initialize, request, notification,
   fdCount, rssBytes, waitFor, sleep, OP, JSON_HEADERS,
+  settledFds,
 } from './lib/harness.mjs';
 
 const CLIENTS = 1000;
@@ -242,21 +243,6 @@ async function wave(kinds, n, offset = 0) {
   assert.deepEqual(failed.map(([r, name]) => `${name}: ${r.reason?.message}`), [], 'every misbehaving client ran as planned');
 }
 
-// Lets the server settle: fds stable for a while.
-async function settledFds(pid, ms = 1500) {
-  let last = fdCount(pid);
-  let since = Date.now();
-  const deadline = Date.now() + 20_000;
-  while (Date.now() - since < ms && Date.now() < deadline) {
-    await sleep(100);
-    const now = fdCount(pid);
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    }
-  }
-  return last;
-}
 
 const MiBs = (b) => `${(b / MiB).toFixed(1)} MiB`;
 

@@ -33,6 +33,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
   LATEST, startServer, rawHttp, rawWs, initialize, request, notification, fdCount, waitFor, sleep, JSON_HEADERS,
+  settledFds,
 } from './lib/harness.mjs';
 import { makeCase, describeCase, play } from './lib/chaos.mjs';
 
@@ -82,21 +83,6 @@ async function closedPort() {
   return port;
 }
 
-// Open fds once they have stayed the same for `ms`.
-async function settledFds(pid, ms = 1000) {
-  let last = fdCount(pid);
-  let since = Date.now();
-  const deadline = Date.now() + 20_000;
-  while (Date.now() - since < ms && Date.now() < deadline) {
-    await sleep(100);
-    const now = fdCount(pid);
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    }
-  }
-  return last;
-}
 
 async function httpSession(port) {
   const init = await rawHttp(port, 'POST', '/mcp', JSON_HEADERS, JSON.stringify(initialize(LATEST, 1)));

@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import {
   LATEST, startServer, rawWs, OP, initialize, request, notification, fdCount, rssBytes, waitFor,
   sleep,
+  settledFds,
 } from './lib/harness.mjs';
 
 const CYCLES = 5;
@@ -73,21 +74,6 @@ async function closeAll(open) {
   for (const ws of open) ws.destroy();
 }
 
-// Resolves the fd count once it has not changed for `ms`.
-async function settledFds(pid, ms = 1000) {
-  let last = fdCount(pid);
-  let since = Date.now();
-  const deadline = Date.now() + 20_000;
-  while (Date.now() - since < ms && Date.now() < deadline) {
-    await sleep(100);
-    const now = fdCount(pid);
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    }
-  }
-  return last;
-}
 
 // Resolves VmRSS once it has moved by no more than 256 KiB for 1.5 s (the
 // server gives freed memory back within a second of a burst's end).

@@ -113,6 +113,23 @@ export function fdCount(pid) {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+// Resolves the open fd count of `pid` once it has not changed for `ms`
+// (bounded: 20 s at most).
+export async function settledFds(pid, ms = 1000) {
+  let last = fdCount(pid);
+  let since = Date.now();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() - since < ms && Date.now() < deadline) {
+    await sleep(100);
+    const now = fdCount(pid);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+  return last;
+}
+
 export function rssBytes(pid) {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
