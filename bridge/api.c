@@ -304,7 +304,8 @@ static bool check_message(struct pw_error *e, json_t *m, size_t i)
     json_t *role = json_object_get(m, "role");
     snprintf(ptr, sizeof ptr, "/messages/%zu/role", i);
     if (!role) {
-        pw_error_set(e, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].role'.", i);
+        pw_error_set(e, PW_ERR_INVALID, ptr, "Missing required parameter: 'messages[%zu].role'.",
+                     i);
         return false;
     }
     if (!check_type(e, role, T_STR, ptr))
@@ -619,13 +620,12 @@ static void on_close(struct pw_server_req *r, void *ud)
         bridge_exchange_closed(x);
 }
 
-static const struct pw_server_handler chat_handler = {.on_request = on_chat, .on_close = on_close,
-                                                      .error = route_error};
-static const struct pw_server_handler models_handler = {.on_request = on_models, .on_close = on_close,
-                                                        .error = route_error};
-static const struct pw_server_handler unknown_handler = {.on_request = on_unknown,
-                                                         .on_close = on_close,
-                                                         .error = route_error};
+static const struct pw_server_handler chat_handler = {
+    .on_request = on_chat, .on_close = on_close, .error = route_error};
+static const struct pw_server_handler models_handler = {
+    .on_request = on_models, .on_close = on_close, .error = route_error};
+static const struct pw_server_handler unknown_handler = {
+    .on_request = on_unknown, .on_close = on_close, .error = route_error};
 
 static const struct {
     const char *path;
