@@ -18,9 +18,15 @@
  *   3. The reader wakes the server only while `srv` is set; the route's
  *      on_detach clears it (under `lock`) once the loop has ended, before
  *      the server can be freed. server_filecache_free joins the reader.
- *   4. A job's request is cleared by server_filecache_forget when the
- *      client goes away; the job itself lives until the wake hook (or free)
+ *   4. A job's request is cleared (under `lock`) by server_filecache_forget
+ *      when the client goes away, and the reader skips reading a job whose
+ *      request is gone; the job itself lives until the wake hook (or free)
  *      takes it back.
+ *   5. Reads in flight are bounded: at most MAX_JOBS jobs holding at most
+ *      MAX_JOB_BYTES of file between them; past that a request is refused
+ *      (the route answers 503), so clients that ask for large files and
+ *      leave cannot make the server read and hold without limit. A request
+ *      for a version already being read waits on that read.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -35,6 +41,9 @@
 
 #include "pennyworth/assert.h"
 #include "pennyworth/log.h"
+
+#define MAX_JOBS 64
+#define MAX_JOB_BYTES ((size_t)64 * 1024 * 1024)
 
 struct version {
     dev_t dev;
@@ -51,9 +60,11 @@ struct entry {
 };
 
 struct job {
-    struct job *next;
+    struct job *next;           /* todo / finished queue, or a waiter list */
+    struct job *rnext;          /* fc->reading */
+    struct job *waiters;        /* requests for the same version, answered with it */
     struct server_filecache *fc;
-    struct pw_server_req *req;  /* NULL once the client went away */
+    struct pw_server_req *req;  /* {fc->lock} NULL once the client went away */
     int fd;
     struct version v;
     struct stat st;
@@ -74,6 +85,8 @@ struct server_filecache {
     pthread_t reader;
     struct entry *entries;      /* service thread */
     size_t bytes, max_bytes;
+    struct job *reading;        /* service thread: jobs handed to the reader */
+    size_t njobs, job_bytes;    /* service thread: invariant 5 */
 };
 
 static void version_of(const struct stat *st, struct version *v)
@@ -129,8 +142,14 @@ static void *reader(void *arg)
             break;
         struct job *j = fc->todo;
         fc->todo = j->next;
+        bool wanted = j->req != NULL;
+        for (const struct job *w = j->waiters; w && !wanted; w = w->next)
+            wanted = w->req != NULL;
         pthread_mutex_unlock(&fc->lock);
-        read_job(j);
+        if (wanted)
+            read_job(j);
+        else
+            j->error = ECANCELED;
         close(j->fd);
         j->fd = -1;
         pthread_mutex_lock(&fc->lock);
@@ -184,6 +203,14 @@ static void keep(struct server_filecache *fc, const struct version *v, const cha
     PW_ASSERT(fc->bytes <= fc->max_bytes);
 }
 
+static void answer(struct job *j)
+{
+    if (j->req) {
+        pw_server_req_set_data(j->req, NULL);
+        j->done(j->req, &j->st, j->body, j->len, j->error, j->ud);
+    }
+}
+
 /* The wake hook: answers what the reader finished. */
 static void deliver(void *ud)
 {
@@ -194,11 +221,25 @@ static void deliver(void *ud)
     pthread_mutex_unlock(&fc->lock);
     while (j) {
         struct job *next = j->next;
+        for (struct job **pp = &fc->reading; *pp; pp = &(*pp)->rnext) {
+            if (*pp == j) {
+                *pp = j->rnext;
+                break;
+            }
+        }
+        fc->njobs--;
+        fc->job_bytes -= (size_t)j->v.size;
         if (j->body)
             keep(fc, &j->v, j->body, j->len);
-        if (j->req) {
-            pw_server_req_set_data(j->req, NULL);
-            j->done(j->req, &j->st, j->body, j->len, j->error, j->ud);
+        answer(j);
+        while (j->waiters) {
+            struct job *w = j->waiters;
+            j->waiters = w->next;
+            w->body = j->body;
+            w->len = j->len;
+            w->error = j->error;
+            answer(w);
+            free(w);
         }
         free(j->body);
         free(j);
@@ -236,9 +277,30 @@ int server_filecache_get(struct server_filecache *fc, struct pw_server_req *r, i
             return 0;
         }
     }
+    struct job *reading = fc->reading;
+    while (reading && !same(&reading->v, &v))
+        reading = reading->rnext;
+    if (!reading && (fc->njobs >= MAX_JOBS || fc->job_bytes + (size_t)v.size > MAX_JOB_BYTES))
+        return -1; /* invariant 5 */
     struct job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
+    j->fc = fc;
+    j->req = r;
+    j->v = v;
+    j->st = *st;
+    j->done = done;
+    j->ud = ud;
+    j->fd = -1;
+    if (reading) {
+        close(fd);
+        pw_server_req_set_data(r, j);
+        pthread_mutex_lock(&fc->lock);
+        j->next = reading->waiters;
+        reading->waiters = j;
+        pthread_mutex_unlock(&fc->lock);
+        return 0;
+    }
     if (!fc->started) {
         if (pthread_create(&fc->reader, NULL, reader, fc) != 0) {
             free(j);
@@ -246,13 +308,11 @@ int server_filecache_get(struct server_filecache *fc, struct pw_server_req *r, i
         }
         fc->started = true;
     }
-    j->fc = fc;
-    j->req = r;
     j->fd = fd;
-    j->v = v;
-    j->st = *st;
-    j->done = done;
-    j->ud = ud;
+    j->rnext = fc->reading;
+    fc->reading = j;
+    fc->njobs++;
+    fc->job_bytes += (size_t)v.size;
     pw_server_req_set_data(r, j);
     pthread_mutex_lock(&fc->lock);
     j->next = fc->todo;
@@ -265,8 +325,11 @@ int server_filecache_get(struct server_filecache *fc, struct pw_server_req *r, i
 void server_filecache_forget(struct pw_server_req *r)
 {
     struct job *j = pw_server_req_data(r);
-    if (j)
-        j->req = NULL;
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->fc->lock);
+    j->req = NULL;
+    pthread_mutex_unlock(&j->fc->lock);
 }
 
 void server_filecache_detach(struct server_filecache *fc)
@@ -287,13 +350,14 @@ void server_filecache_free(struct server_filecache *fc)
     pthread_mutex_unlock(&fc->lock);
     if (fc->started)
         pthread_join(fc->reader, NULL);
-    for (struct job *j = fc->todo, *next; j; j = next) {
-        next = j->next;
-        close(j->fd);
-        free(j);
-    }
-    for (struct job *j = fc->finished, *next; j; j = next) {
-        next = j->next;
+    for (struct job *j = fc->reading, *next; j; j = next) {
+        next = j->rnext; /* every job is here until delivered, wherever it is queued */
+        for (struct job *w = j->waiters, *wn; w; w = wn) {
+            wn = w->next;
+            free(w);
+        }
+        if (j->fd >= 0)
+            close(j->fd);
         free(j->body);
         free(j);
     }

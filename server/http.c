@@ -48,7 +48,8 @@
  *      close_now, which sends a queued answer on a connection it is about
  *      to close (invariant 7).
  * *   5. A request without a body that outlives its on_request call (an SSE
- *      stream, a late answer) is in the server's watch set until it
+ *      stream, a late answer), or whose answer takes more than one write (a
+ *      large file to a slow reader), is in the server's watch set until it
  *      finishes. lws 4.1 does not read a connection while such a request is
  *      being answered (LRS_DOING_TRANSACTION; lws issue #2455), so a client
  *      that hangs up (or sends anything) leaves POLLIN raised and the loop
@@ -92,6 +93,12 @@
  *      server's body budget (srv->body_bytes <= srv->body_budget); a
  *      request that would pass it is refused with 503 and the connection
  *      closed, so slow clients declaring large bodies cannot pin memory.
+ *   9. Answers queued by every request together stay within the server's
+ *      out budget (srv->out_bytes, counted by the queues themselves): an
+ *      answer that would pass it becomes a 503 and the connection closes,
+ *      a stream that would pass it is cut, so many clients that ask for a
+ *      large answer and never read it cannot make the server hold it for
+ *      each of them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -156,6 +163,32 @@ struct pw_server_req {
     struct pw_server_req *prev, *next; /* srv->reqs */
 };
 
+/* A warning a client can trigger at will is logged at most once a second,
+ * with the number it stood for (service thread). */
+struct warn_rate {
+    int64_t last_ms;
+    size_t quiet;               /* suppressed since the last one logged */
+};
+
+static bool warn_due(struct warn_rate *w)
+{
+    int64_t now = server_now_ms();
+    if (w->last_ms && now - w->last_ms < 1000) {
+        w->quiet++;
+        return false;
+    }
+    w->last_ms = now;
+    return true;
+}
+
+/* The count to log with a warning warn_due allowed; starts the next count. */
+static size_t warn_quiet(struct warn_rate *w)
+{
+    size_t n = w->quiet;
+    w->quiet = 0;
+    return n;
+}
+
 /* Per-session data (lws allocates and zeroes it, one per transaction). */
 struct http_pss {
     struct pw_server_req *req;
@@ -191,8 +224,6 @@ static void watch(struct pw_server_req *r)
 {
     if (r->has_body || r->watched_fd >= 0 || !r->wsi || r->srv->watch_fd < 0)
         return;
-    if (r->state != R_HANDLER && r->state != R_STREAM)
-        return;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = r};
     int fd = lws_get_socket_fd(r->wsi);
     if (fd >= 0 && epoll_ctl(r->srv->watch_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
@@ -214,13 +245,13 @@ void server_http_unstick(struct pw_server *srv)
     struct lws_context *ctx = srv->ctx;
     size_t held = 0;
     for (struct pw_server_req *r = srv->reqs; r; r = r->next)
-        if (!r->has_body && r->wsi && (r->state == R_HANDLER || r->state == R_STREAM)) {
+        if (!r->has_body && r->wsi && r->state != R_BODY) {
             lws_rx_flow_control(r->wsi, 0 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
             held++;
         }
     bool ours = held && lws_service_adjust_timeout(ctx, 1, 0) != 0;
     for (struct pw_server_req *r = srv->reqs; r && held; r = r->next) {
-        if (r->has_body || !r->wsi || (r->state != R_HANDLER && r->state != R_STREAM))
+        if (r->has_body || !r->wsi || r->state == R_BODY)
             continue;
         held--;
         lws_rx_flow_control(r->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
@@ -241,8 +272,11 @@ void server_http_watch_fired(struct pw_server *srv)
     for (int i = 0; i < n; i++) {
         struct pw_server_req *r = evs[i].data.ptr;
         unwatch(r);
-        r->kill = true; /* the next writeable closes it; on_close follows */
-        want_write(r);
+        /* Closed on lws's next timer pass (on_close follows), not at a
+         * writeable that a peer who stopped reading may never allow. */
+        r->kill = true;
+        if (r->wsi)
+            lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
     }
 }
 
@@ -269,6 +303,7 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
     r->wsi = wsi;
     r->tls = lws_is_ssl(wsi) != 0;
     server_outq_init(&r->out, LWS_PRE);
+    r->out.shared = &srv->out_bytes;
     r->next = srv->reqs;
     if (srv->reqs)
         srv->reqs->prev = r;
@@ -527,10 +562,27 @@ enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const cha
         return PW_ERR_STATE;
     }
     r->state = R_FLUSH;
+    static const char busy[] =
+        "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":"
+        "\"Service Unavailable: too many answers waiting to be read\"}}";
+    if (!r->head && !r->kill && r->srv->out_bytes + len > r->srv->out_budget) {
+        static struct warn_rate rate;
+        if (warn_due(&rate))
+            pw_warn("server: answers queued hold %zu bytes (budget %zu); refusing %zu for %s "
+                    "(%zu more refused since the last warning)",
+                    r->srv->out_bytes, r->srv->out_budget, len, r->path, warn_quiet(&rate));
+        status = 503;
+        content_type = "application/json";
+        headers = NULL;
+        body = busy;
+        len = sizeof busy - 1;
+        r->close_after = true;
+    }
     int rc = put_head(r, status, content_type, headers, (long long)len);
     /* In pieces, so the no-progress timeout (invariant 6) sees a slow
-     * client's progress through a large body. */
-    for (size_t off = 0; !rc && !r->head && off < len; off += BODY_PIECE) {
+     * client's progress through a large body; none for a connection being
+     * dropped (it is never written). */
+    for (size_t off = 0; !rc && !r->head && !r->kill && off < len; off += BODY_PIECE) {
         size_t n = len - off < BODY_PIECE ? len - off : BODY_PIECE;
         rc = server_outq_push(&r->out, (const char *)body + off, n, false);
     }
@@ -597,7 +649,7 @@ enum pw_err pw_server_req_write(struct pw_server_req *r, const void *data, size_
         return PW_ERR_IO;
     if (!len || r->head)
         return PW_OK;
-    if (r->out.bytes + len > STREAM_MAX_QUEUE) {
+    if (r->out.bytes + len > STREAM_MAX_QUEUE || r->srv->out_bytes + len > r->srv->out_budget) {
         pw_warn("server: %s: client is not reading (%zu bytes queued); dropping it", r->path,
                 r->out.bytes);
         r->kill = true;
@@ -653,7 +705,8 @@ static void begin(struct pw_server_req *r)
     if (r->wsi)
         lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
     r->route->h->on_request(r, r->route->ud);
-    watch(r); /* still unanswered (or streaming) once on_request returns */
+    if (r->state != R_FLUSH)
+        watch(r); /* still unanswered (or streaming) once on_request returns */
 }
 
 static const struct {
@@ -795,13 +848,15 @@ static int body_reserve(struct pw_server_req *r, size_t more)
  * transaction (read from its buffer of earlier input) correctly, but hands
  * the start of that buffer, the request's own head, to the body callback
  * as its body. Such a body is never what the client sent; it is refused
- * rather than handed to a route (invariant 7).
+ * rather than handed to a route (invariant 7). The request line is matched
+ * up to the path's first slash only: lws rewrites the path it reports
+ * ("//mcp", dot segments), and no body a route reads (JSON) starts so.
  */
 static bool echoes_head(const struct pw_server_req *r, const void *in, size_t len)
 {
-    size_t m = strlen(r->method), p = strlen(r->path);
-    return len > m + 1 + p && memcmp(in, r->method, m) == 0 && ((const char *)in)[m] == ' ' &&
-           memcmp((const char *)in + m + 1, r->path, p) == 0;
+    size_t m = strlen(r->method);
+    const char *b = in;
+    return len > m + 1 && memcmp(b, r->method, m) == 0 && b[m] == ' ' && b[m + 1] == '/';
 }
 
 static int on_body(struct http_pss *pss, const void *in, size_t len)
@@ -819,8 +874,11 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
                             "another; send it after the previous answer");
     }
     if (body_reserve(r, len)) {
-        pw_warn("server: request bodies in flight hold %zu bytes (budget %zu); refusing %s",
-                r->srv->body_bytes, r->srv->body_budget, r->path);
+        static struct warn_rate rate;
+        if (warn_due(&rate))
+            pw_warn("server: request bodies in flight hold %zu bytes (budget %zu); refusing %s "
+                    "(%zu more refused since the last warning)",
+                    r->srv->body_bytes, r->srv->body_budget, r->path, warn_quiet(&rate));
         r->close_after = true;
         return fail(r, 503, "Service Unavailable: too many request bodies in flight");
     }
@@ -871,7 +929,9 @@ static int on_writeable(struct lws *wsi, struct http_pss *pss)
         server_outq_pop(&r->out);
         if (r->out.head || lws_partial_buffered(wsi)) {
             /* Progress: the client reads, so it gets the whole time again.
-             * (lws calls us back once what it buffered has gone.) */
+             * (lws calls us back once what it buffered has gone.) Meanwhile
+             * lws does not read this connection (invariant 5). */
+            watch(r);
             lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, FLUSH_TIMEOUT_S);
             lws_callback_on_writable(wsi);
             return 0;

@@ -10,7 +10,9 @@
  * lws_write. Blocks are at least BLK_MIN bytes so small pushes rarely
  * allocate.
  *
- * Invariants: `bytes` is the sum of every block's `len`; head is NULL
+ * Invariants: `bytes` is the sum of every block's `len`, and a queue adds
+ * exactly its `bytes` to `*shared` (the server's total of HTTP answers
+ * queued, http.c invariant 9); head is NULL
  * exactly when tail is NULL; a block's `len` never exceeds its `cap`.
  *
  * Not thread-safe: one queue belongs to one connection on the service thread.
@@ -29,6 +31,14 @@ void server_outq_init(struct server_outq *q, size_t pre)
     q->head = q->tail = NULL;
     q->bytes = 0;
     q->pre = pre;
+    q->shared = NULL;
+}
+
+static void count(struct server_outq *q, size_t add, size_t sub)
+{
+    q->bytes = q->bytes + add - sub;
+    if (q->shared)
+        *q->shared = *q->shared + add - sub;
 }
 
 int server_outq_push(struct server_outq *q, const void *p, size_t n, bool whole)
@@ -37,7 +47,7 @@ int server_outq_push(struct server_outq *q, const void *p, size_t n, bool whole)
     if (!whole && t && t->cap - t->len >= n) {
         memcpy(t->mem + q->pre + t->len, p, n);
         t->len += n;
-        q->bytes += n;
+        count(q, n, 0);
         return 0;
     }
     size_t cap = whole || n > BLK_MIN ? n : BLK_MIN;
@@ -56,7 +66,7 @@ int server_outq_push(struct server_outq *q, const void *p, size_t n, bool whole)
     else
         q->head = b;
     q->tail = b;
-    q->bytes += n;
+    count(q, n, 0);
     return 0;
 }
 
@@ -78,7 +88,7 @@ void server_outq_pop(struct server_outq *q)
     q->head = b->next;
     if (!q->head)
         q->tail = NULL;
-    q->bytes -= b->len;
+    count(q, 0, b->len);
     free(b);
 }
 

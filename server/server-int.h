@@ -49,6 +49,7 @@ struct server_outq {
     struct server_blk *head, *tail;
     size_t bytes;               /* payload bytes in every block */
     size_t pre;                 /* headroom per block */
+    size_t *shared;             /* a total every queue of its kind adds to, or NULL */
 };
 
 void server_outq_init(struct server_outq *q, size_t pre);
@@ -116,6 +117,7 @@ struct pw_server {
     size_t norigins;
     size_t max_body;
     size_t body_budget;         /* bytes every request body buffer may hold together */
+    size_t out_budget;          /* bytes every HTTP answer may have queued together */
     int grace_ms;
     int ws_ping_s;
     int max_header;
@@ -155,6 +157,7 @@ struct pw_server {
     size_t nactive;             /* unfinished requests + open WebSockets */
     size_t active_peak;         /* the most nactive since memory was last given back */
     size_t body_bytes;          /* capacity of every request body buffer (http.c) */
+    size_t out_bytes;           /* bytes queued in every HTTP answer (http.c) */
     struct pw_server_req *reqs; /* every live request (list) */
     struct pw_server_ws *wss;   /* every live WebSocket (list) */
 };

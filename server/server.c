@@ -100,6 +100,7 @@ enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server 
     srv->max_body = opt->max_body ? opt->max_body : PW_SERVER_DEFAULT_MAX_BODY;
     srv->body_budget = opt->max_body_memory ? opt->max_body_memory
                                             : PW_SERVER_DEFAULT_BODY_MEMORY;
+    srv->out_budget = opt->max_out_memory ? opt->max_out_memory : PW_SERVER_DEFAULT_OUT_MEMORY;
     srv->grace_ms = opt->grace_ms > 0 ? opt->grace_ms : DEFAULT_GRACE_MS;
     srv->ws_ping_s = opt->ws_ping_s > 0 ? opt->ws_ping_s : DEFAULT_PING_S;
     srv->max_header = opt->max_header > 0 ? opt->max_header : DEFAULT_MAX_HEADER;

@@ -58,6 +58,7 @@ struct pw_server_ws;  /* one WebSocket connection */
 #define PW_SERVER_DEFAULT_MAX_BODY ((size_t)6 * 1024 * 1024)
 #define PW_SERVER_DEFAULT_MAX_MESSAGE ((size_t)4 * 1024 * 1024)
 #define PW_SERVER_DEFAULT_BODY_MEMORY ((size_t)128 * 1024 * 1024)
+#define PW_SERVER_DEFAULT_OUT_MEMORY ((size_t)256 * 1024 * 1024)
 
 struct pw_server_options {
     const char *host;          /* IP literal or "localhost"; "*" = every interface;
@@ -74,6 +75,9 @@ struct pw_server_options {
     int ws_ping_s;             /* idle seconds before a WebSocket ping; the peer is
                                   dropped after twice that (0 = 30) */
     int max_header;            /* request header bytes (0 = 8192) */
+    size_t max_out_memory;     /* answer bytes queued at once, every HTTP request
+                                  together (0 = PW_SERVER_DEFAULT_OUT_MEMORY); an
+                                  answer past it is a 503, a stream past it is cut */
     size_t max_body_memory;    /* request body bytes held at once, every request
                                   together (0 = PW_SERVER_DEFAULT_BODY_MEMORY); past
                                   it a request is refused with 503 */

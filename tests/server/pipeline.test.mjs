@@ -14,8 +14,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import { startServer, initialize, T, LATEST, sleep } from './lib/harness.mjs';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, initialize, rssBytes, T, LATEST, sleep } from './lib/harness.mjs';
 
 // Process CPU time (user + system) in clock ticks.
 function cpuTicks(pid) {
@@ -306,4 +308,66 @@ describe('request bodies share one memory budget', () => {
     assert.equal(whole.responses[0]?.status, 400, 'a whole 90,000-byte body fits again');
     await settledOn(srv, 'body budget');
   });
+});
+
+describe('large answers to clients that do not read them', () => {
+  let srv;
+  let dir;
+  const SIZE = 15 * 1024 * 1024; // larger than loopback's socket buffers
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pw-big-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(join(dir, 'big.bin'), Buffer.alloc(SIZE, 7));
+    srv = await startServer({ tag: 'big', args: ['--web-root', dir] });
+  }, T);
+  after(async () => {
+    if (srv) assert.deepEqual(await srv.stop(5000), { code: 0, signal: null }, srv.stderr().slice(-2000));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Each answer is queued whole for its client; 300 of them would be 4.5
+  // GB. Answers together stay within the out budget (256 MiB by default):
+  // the rest get 503, and the memory is back once the clients are gone.
+  it('300 clients that ask for a large file and leave cannot pin it 300 times', T, async () => {
+    const rss0 = rssBytes(srv.pid);
+    await Promise.all(Array.from({ length: 300 }, () => new Promise((resolve) => {
+      const sock = net.connect(srv.port, '127.0.0.1', () => {
+        sock.write(get('/big.bin'));
+        sock.destroy();
+        resolve();
+      });
+      sock.on('error', resolve);
+    })));
+    let peak = 0;
+    for (let i = 0; i < 30; i++) {
+      peak = Math.max(peak, rssBytes(srv.pid) - rss0);
+      const h = await exchange(srv.port, get('/health', 'Connection: close\r\n'), { want: 1 });
+      if (h.responses[0]?.status === 200 && i > 3) break;
+      await sleep(100);
+    }
+    assert.ok(peak < 1024 * 1024 * 1024, `RSS grew by ${(peak / 1048576).toFixed(0)} MiB at most`);
+    await settledOn(srv, 'large answers abandoned');
+    const whole = await fetch(`${srv.base}/big.bin`);
+    assert.equal((await whole.arrayBuffer()).byteLength, SIZE, 'a reading client still gets it whole');
+  });
+
+  // A client that stops reading and then half-closes (or sends a byte):
+  // lws does not read a connection while its answer is still queued, so
+  // the input would keep the loop from ever waiting.
+  for (const [what, act] of [['half-closes', (s) => s.end()], ['sends a byte', (s) => s.write('x')]]) {
+    it(`a client that stops reading a large answer and ${what} leaves the server idle`, T, async () => {
+      const sock = net.connect(srv.port, '127.0.0.1');
+      sock.on('error', () => {});
+      await new Promise((resolve) => sock.on('connect', resolve));
+      sock.pause();
+      sock.write(get('/big.bin'));
+      await sleep(300);
+      act(sock);
+      await sleep(200);
+      const ticks = await cpuOver(srv.pid);
+      assert.ok(ticks < 30, `idle while the connection is open (${ticks} ticks in 1 s)`);
+      sock.destroy();
+      await settledOn(srv, what);
+    });
+  }
 });
