@@ -77,6 +77,7 @@ static void usage(FILE *f)
             "  --max-body BYTES       request body limit (default 6291456)\n"
             "  --max-body-memory BYTES  request bodies held at once, all clients together;\n"
             "                         past it a request gets 503 (default 134217728)\n"
+            "  --body-timeout SECONDS a request body must arrive within this (default 60)\n"
             "  --session-idle SECONDS end HTTP sessions idle this long (default 1800)\n"
             "  --sse-poll-ms MS       close SSE connections of 2025-11-25 sessions after MS\n"
             "                         so clients poll with Last-Event-ID (default 0 = never)\n"
@@ -127,7 +128,7 @@ struct serve_opts {
     const char *tls_cert, *tls_key;
     const char *origins[MAX_ORIGINS];
     size_t norigins;
-    long long max_body, body_memory, idle_s, poll_ms, retry_ms, grace_ms, ping_s;
+    long long max_body, body_memory, body_timeout_s, idle_s, poll_ms, retry_ms, grace_ms, ping_s;
     const char *web_root;
     bool allow_open;    /* no keys and not loopback: serve anyway */
     const char *access_config;
@@ -141,7 +142,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
            O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
-           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT, O_BODY_MEMORY };
+           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT, O_BODY_MEMORY, O_BODY_TIMEOUT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
@@ -151,6 +152,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"cors-origin", required_argument, NULL, O_ORIGIN},
         {"max-body", required_argument, NULL, O_BODY},
         {"max-body-memory", required_argument, NULL, O_BODY_MEMORY},
+        {"body-timeout", required_argument, NULL, O_BODY_TIMEOUT},
         {"session-idle", required_argument, NULL, O_IDLE},
         {"sse-poll-ms", required_argument, NULL, O_POLL},
         {"sse-retry-ms", required_argument, NULL, O_RETRY},
@@ -198,6 +200,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             break;
         case O_BODY: num = &o->max_body; max = (long long)1 << 31; break;
         case O_BODY_MEMORY: num = &o->body_memory; max = (long long)1 << 40; break;
+        case O_BODY_TIMEOUT: num = &o->body_timeout_s; max = 3600; break;
         case O_IDLE: num = &o->idle_s; max = 86400 * 30; break;
         case O_POLL: num = &o->poll_ms; max = 86400000; break;
         case O_RETRY: num = &o->retry_ms; max = 3600000; break;
@@ -358,6 +361,7 @@ int cli_serve(int argc, char **argv)
         .n_allow_origins = o.norigins,
         .max_body = (size_t)o.max_body,
         .max_body_memory = (size_t)o.body_memory,
+        .body_timeout_s = (int)o.body_timeout_s,
         .grace_ms = (int)o.grace_ms,
         .ws_ping_s = (int)o.ping_s,
     };

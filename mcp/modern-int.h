@@ -54,11 +54,17 @@ struct mcp_modern {
 
 struct mcp_listen;
 
+struct mcp_spent_by {
+    uint64_t who;               /* a principal's first 8 bytes */
+    uint32_t n;                 /* its live spent states; 0: free slot */
+};
+
 /* Server-wide modern state (srv->modern). */
 struct mcp_modern_srv {
     unsigned char key[32];   /* seals requestState */
     struct mcp_listen *listens;
     struct mcp_nonce *spent;  /* spent requestState nonces, open addressing (mrtr.c) */
+    struct mcp_spent_by *spent_by; /* live spent entries per principal (mrtr.c) */
     size_t nspent, spent_cap;
     pthread_mutex_t task_lock; /* guards the task table and every task (tasks.c);
                                   taken with mcp_task_lock so it can be asserted */

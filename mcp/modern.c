@@ -125,6 +125,7 @@ void mcp_modern_srv_free(struct pw_mcp_server *srv)
     mcp_tasks_free(srv->modern);
     pthread_mutex_destroy(&srv->modern->task_lock);
     free(srv->modern->spent);
+    free(srv->modern->spent_by);
     free(srv->modern);
     srv->modern = NULL;
 }

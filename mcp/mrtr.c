@@ -59,12 +59,15 @@
 #define NONCE_HEX (2 * NONCE_BYTES)
 #define MAX_STATE 16384
 /* Spent states remembered at once, each until it expires; past this a
- * retry is refused (fail closed) rather than forgetting one. */
+ * retry is refused (fail closed) rather than forgetting one. One principal
+ * (API key) may hold states_per_principal of them (a server option), so
+ * one client cannot refuse every other key's retries. */
 #define SPENT_MAX 65536
 #define SPENT_MIN_CAP 64
 
 struct mcp_nonce {
     unsigned char id[NONCE_BYTES];
+    uint64_t who;               /* the spender's principal (its first 8 bytes) */
     int64_t expires;            /* 0: free slot */
 };
 
@@ -206,7 +209,26 @@ void pw_mcp_call_input_required(struct pw_mcp_call *call, json_t *requests_new,
 /* The spent set keeps every spent nonce until its state expires, so a state
  * can never be used twice within its lifetime: it is rebuilt without the
  * expired entries whenever it is half full, growing while live entries
- * need it, up to SPENT_MAX. */
+ * need it, up to SPENT_MAX. Beside it, a count of live entries per
+ * principal (same capacity, rebuilt with it) enforces the per-principal
+ * bound. */
+static size_t slot_of(const void *key, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, key, sizeof h); /* random or hashed bytes: a fine hash */
+    return (size_t)h & (cap - 1);
+}
+
+/* The live count of `who`, creating its slot. */
+static uint32_t *count_of(struct mcp_modern_srv *ms, uint64_t who)
+{
+    size_t j = slot_of(&who, ms->spent_cap);
+    while (ms->spent_by[j].n && ms->spent_by[j].who != who)
+        j = (j + 1) & (ms->spent_cap - 1);
+    ms->spent_by[j].who = who;
+    return &ms->spent_by[j].n;
+}
+
 static bool spent_rebuild(struct mcp_modern_srv *ms, int64_t now)
 {
     size_t live = 0;
@@ -218,52 +240,69 @@ static bool spent_rebuild(struct mcp_modern_srv *ms, int64_t now)
     while (cap < 4 * (live + 1))
         cap *= 2;
     struct mcp_nonce *tab = calloc(cap, sizeof *tab);
-    if (!tab)
+    struct mcp_spent_by *by = calloc(cap, sizeof *by);
+    if (!tab || !by) {
+        free(tab);
+        free(by);
         return false;
+    }
     for (size_t i = 0; i < ms->spent_cap; i++) {
         if (ms->spent[i].expires < now)
             continue;
-        uint64_t h;
-        memcpy(&h, ms->spent[i].id, sizeof h); /* random bytes: a fine hash */
-        size_t j = (size_t)h & (cap - 1);
+        size_t j = slot_of(ms->spent[i].id, cap);
         while (tab[j].expires)
             j = (j + 1) & (cap - 1);
         tab[j] = ms->spent[i];
     }
     free(ms->spent);
+    free(ms->spent_by);
     ms->spent = tab;
+    ms->spent_by = by;
     ms->spent_cap = cap;
     ms->nspent = live;
+    for (size_t i = 0; i < cap; i++)
+        if (tab[i].expires)
+            (*count_of(ms, tab[i].who))++;
     return true;
 }
 
-/* Marks a nonce spent. NULL, or why it must be refused. */
-static const char *spend(struct mcp_modern_srv *ms, const char *nonce_hex, int64_t expires,
-                         int64_t now)
+/* Marks a nonce spent by `principal`. NULL, or why it must be refused. */
+static const char *spend(struct mcp_modern_srv *ms, uint32_t per_principal,
+                         const unsigned char principal[32], const char *nonce_hex,
+                         int64_t expires, int64_t now)
 {
     unsigned char id[NONCE_BYTES];
     if (!pw_hex_decode(id, nonce_hex, sizeof id))
         return "requestState is not one of ours";
-    if (2 * (ms->nspent + 1) > ms->spent_cap && !spent_rebuild(ms, now)) {
+    if ((2 * (ms->nspent + 1) > ms->spent_cap || ms->nspent >= SPENT_MAX) &&
+        !spent_rebuild(ms, now)) {
         pw_warn("mcp: %d requestStates spent and not yet expired; refusing more retries",
                 SPENT_MAX);
         return "too many requestStates in use; retry the request from the start";
     }
-    uint64_t h;
-    memcpy(&h, id, sizeof h);
-    size_t j = (size_t)h & (ms->spent_cap - 1);
+    uint64_t who;
+    memcpy(&who, principal, sizeof who);
+    /* Counts include expired entries until a rebuild drops them. */
+    if (*count_of(ms, who) >= per_principal &&
+        (!spent_rebuild(ms, now) || *count_of(ms, who) >= per_principal))
+        return "too many requestStates of this key in use; retry the request from the start";
+    uint32_t *n = count_of(ms, who);
+    size_t j = slot_of(id, ms->spent_cap);
     for (; ms->spent[j].expires; j = (j + 1) & (ms->spent_cap - 1))
         if (memcmp(ms->spent[j].id, id, sizeof id) == 0 && ms->spent[j].expires >= now)
             return "requestState was already used";
     memcpy(ms->spent[j].id, id, sizeof id);
+    ms->spent[j].who = who;
     ms->spent[j].expires = expires > 0 ? expires : 1;
     ms->nspent++;
+    (*n)++;
     return NULL;
 }
 
 /* Opens a state; NULL with *why set when it must be refused. New. */
 static json_t *open_state(struct pw_mcp_server *srv, const struct mcp_modern *m,
-                          const char *state, const char **why)
+                          const unsigned char principal[32], const char *state,
+                          const char **why)
 {
     struct mcp_modern_srv *ms = mcp_modern_srv(srv);
     size_t n = strlen(state);
@@ -304,7 +343,7 @@ static json_t *open_state(struct pw_mcp_server *srv, const struct mcp_modern *m,
     else if (exp < now)
         *why = "requestState has expired";
     else
-        *why = spend(ms, nonce, exp, now);
+        *why = spend(ms, (uint32_t)srv->opt.states_per_principal, principal, nonce, exp, now);
     json_incref(s);
     json_decref(p);
     if (*why) {
@@ -346,7 +385,7 @@ bool mcp_mrtr_accept(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
     if (!json_is_string(state))
         return refuse(s, b, id, "Invalid params: requestState must be a string");
     const char *why;
-    json_t *opened = open_state(s->srv, m, json_string_value(state), &why);
+    json_t *opened = open_state(s->srv, m, s->principal, json_string_value(state), &why);
     if (!opened) {
         char msg[200];
         snprintf(msg, sizeof msg, "Invalid params: %s", why);

@@ -48,6 +48,8 @@ enum pw_err pw_mcp_server_new(const struct pw_mcp_server_options *opt,
         srv->opt.page_size = 50;
     if (srv->opt.sessions_per_principal <= 0)
         srv->opt.sessions_per_principal = 1000;
+    if (srv->opt.states_per_principal <= 0)
+        srv->opt.states_per_principal = 4096;
     if (srv->opt.request_timeout_ms <= 0)
         srv->opt.request_timeout_ms = 60000;
     srv->name = dup_or_null(opt->name ? opt->name : "pennyworth");

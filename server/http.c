@@ -93,6 +93,9 @@
  *      server's body budget (srv->body_bytes <= srv->body_budget); a
  *      request that would pass it is refused with 503 and the connection
  *      closed, so slow clients declaring large bodies cannot pin memory.
+ *      lws times out a body only between two pieces of it, so a body that
+ *      trickles could hold its share for ever: it must be in within
+ *      body_timeout_s of its headers (408 and close).
  *   9. Answers queued by every request together stay within the server's
  *      out budget (srv->out_bytes, counted by the queues themselves): an
  *      answer that would pass it becomes a 503 and the connection closes,
@@ -144,6 +147,7 @@ struct pw_server_req {
     char *body;                 /* NUL terminated */
     size_t body_len, body_cap;  /* body_cap includes the NUL */
     size_t body_want;           /* the declared Content-Length */
+    int64_t started_ms;         /* when its headers were in (invariant 8) */
     struct server_outq out;
     void *data;                 /* the handler's */
     bool head;                  /* HEAD: headers only */
@@ -297,6 +301,7 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
         return NULL;
     }
     r->body_cap = 1;
+    r->started_ms = server_now_ms();
     srv->body_bytes += r->body_cap;
     r->watched_fd = -1;
     r->srv = srv;
@@ -867,6 +872,10 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
     if (len > r->body_want - r->body_len) {
         r->close_after = true;
         return fail(r, 413, "Payload Too Large: body longer than its Content-Length");
+    }
+    if (server_now_ms() - r->started_ms > (int64_t)r->srv->body_timeout_s * 1000) {
+        r->close_after = true;
+        return fail(r, 408, "Request Timeout: the body did not arrive in time");
     }
     if (!r->body_len && echoes_head(r, in, len)) {
         r->close_after = true;

@@ -118,6 +118,7 @@ struct pw_server {
     size_t max_body;
     size_t body_budget;         /* bytes every request body buffer may hold together */
     size_t out_budget;          /* bytes every HTTP answer may have queued together */
+    int body_timeout_s;
     int grace_ms;
     int ws_ping_s;
     int max_header;

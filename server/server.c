@@ -53,6 +53,7 @@
 #define DEFAULT_GRACE_MS 5000
 #define DEFAULT_PING_S 30
 #define DEFAULT_MAX_HEADER 8192
+#define DEFAULT_BODY_TIMEOUT_S 60
 #define STOP_POLL_MS 50
 /* See pw_server_run: passes with unconsumed input before looking for a stuck connection. */
 #define STUCK_PASSES 8
@@ -101,6 +102,7 @@ enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server 
     srv->body_budget = opt->max_body_memory ? opt->max_body_memory
                                             : PW_SERVER_DEFAULT_BODY_MEMORY;
     srv->out_budget = opt->max_out_memory ? opt->max_out_memory : PW_SERVER_DEFAULT_OUT_MEMORY;
+    srv->body_timeout_s = opt->body_timeout_s > 0 ? opt->body_timeout_s : DEFAULT_BODY_TIMEOUT_S;
     srv->grace_ms = opt->grace_ms > 0 ? opt->grace_ms : DEFAULT_GRACE_MS;
     srv->ws_ping_s = opt->ws_ping_s > 0 ? opt->ws_ping_s : DEFAULT_PING_S;
     srv->max_header = opt->max_header > 0 ? opt->max_header : DEFAULT_MAX_HEADER;

@@ -58,6 +58,8 @@ struct pw_mcp_server_options {
     int request_timeout_ms;    /* server-to-client requests (0 = 60000) */
     int sessions_per_principal; /* live sessions one credential may hold at once,
                                    on every transport together (0 = 1000) */
+    int states_per_principal;  /* 2026-07-28 requestStates one credential may have
+                                  spent and not yet expired (0 = 4096) */
 };
 
 /* Makes a server; on success *out is new (pw_mcp_server_free). Call on the

@@ -78,6 +78,8 @@ struct pw_server_options {
     size_t max_out_memory;     /* answer bytes queued at once, every HTTP request
                                   together (0 = PW_SERVER_DEFAULT_OUT_MEMORY); an
                                   answer past it is a 503, a stream past it is cut */
+    int body_timeout_s;        /* a request body must be in this long after its
+                                  headers (0 = 60); past it 408 and close */
     size_t max_body_memory;    /* request body bytes held at once, every request
                                   together (0 = PW_SERVER_DEFAULT_BODY_MEMORY); past
                                   it a request is refused with 503 */

@@ -266,7 +266,7 @@ describe('cross-site requests to the OpenAI-compatible API', () => {
 describe('request bodies share one memory budget', () => {
   let srv;
   before(async () => {
-    srv = await startServer({ tag: 'bodies', args: ['--max-body-memory', '100000'] });
+    srv = await startServer({ tag: 'bodies', args: ['--max-body-memory', '100000', '--body-timeout', '1'] });
   }, T);
   after(async () => {
     if (srv) assert.deepEqual(await srv.stop(5000), { code: 0, signal: null }, srv.stderr().slice(-2000));
@@ -307,6 +307,25 @@ describe('request bodies share one memory budget', () => {
     const whole = await exchange(srv.port, head(90_000) + 'x'.repeat(90_000), { want: 1 });
     assert.equal(whole.responses[0]?.status, 400, 'a whole 90,000-byte body fits again');
     await settledOn(srv, 'body budget');
+  });
+
+  // lws times out a body only between two of its pieces; a body must also
+  // be in within --body-timeout of its headers, so a trickle cannot hold
+  // its share of the budget for ever. The second piece comes well after
+  // the deadline, whatever the machine's speed.
+  it('refuses a body that trickles past --body-timeout with 408 and closes', T, async () => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    let buf = '';
+    sock.on('data', (d) => { buf += d.toString('latin1'); });
+    const closed = new Promise((resolve) => sock.on('close', resolve));
+    sock.on('error', () => {});
+    await new Promise((resolve) => sock.on('connect', resolve));
+    sock.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 1000\r\n\r\n' + ' '.repeat(10));
+    await sleep(1500);
+    sock.write(' '.repeat(10));
+    await closed;
+    assert.match(buf, /^HTTP\/1\.1 408 /);
   });
 });
 

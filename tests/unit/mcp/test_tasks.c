@@ -328,6 +328,55 @@ static void sessions_per_principal_are_capped(void **state)
     json_decref(h.sent);
 }
 
+/* Asks for input (input_required) and retries with the state it got;
+ * returns the retry's answer (borrowed). */
+static json_t *round_trip(struct harness *h)
+{
+    static const char caps[] = "{\"elicitation\":{}}";
+    json_t *first = json_object_get(call(h, "tools/call", "\"name\":\"two\"", caps), "result");
+    const char *st = json_string_value(json_object_get(first, "requestState"));
+    assert_non_null(st);
+    char params[4096];
+    snprintf(params, sizeof params,
+             "\"name\":\"two\",\"requestState\":\"%s\",\"inputResponses\":{"
+             "\"a\":{\"action\":\"accept\",\"content\":{\"x\":\"1\"}},"
+             "\"b\":{\"action\":\"accept\",\"content\":{\"y\":\"2\"}}}",
+             st);
+    return call(h, "tools/call", params, caps);
+}
+
+/* One principal may have only so many requestStates spent and unexpired
+ * (each is remembered so it cannot be replayed): past that its retries are
+ * refused, while another principal's still go through. */
+static void spent_states_per_principal_are_capped(void **state)
+{
+    struct harness h;
+    setup_harness(&h);
+    pw_mcp_session_free(h.s);
+    pw_mcp_server_free(h.srv);
+    json_decref(h.sent);
+    struct pw_mcp_server_options o = {.name = "t", .version = "1", .workers = 2,
+                                      .states_per_principal = 2};
+    struct pw_error e = {0};
+    assert_int_equal(pw_mcp_server_new(&o, &h.srv, &e), PW_OK);
+    static const char obj[] = "{\"type\":\"object\"}";
+    struct pw_mcp_tool two = {.name = "two", .description = "d", .input_schema = obj,
+                              .handler = two_questions, .flags = PW_MCP_ON_WORKER};
+    assert_int_equal(pw_mcp_server_add_tool(h.srv, &two, &e), PW_OK);
+    h.sent = json_array();
+    struct pw_mcp_transport t = {.send = capture, .ctx = &h};
+    assert_int_equal(pw_mcp_session_new(h.srv, &t, &h.s, &e), PW_OK);
+    assert_int_equal(pw_mcp_session_set_principal(h.s, "key-a", 5), PW_OK);
+    for (int i = 0; i < 2; i++)
+        assert_non_null(json_object_get(round_trip(&h), "result"));
+    json_t *refused = json_object_get(round_trip(&h), "error");
+    assert_int_equal(json_integer_value(json_object_get(refused, "code")), -32602);
+    assert_non_null(strstr(json_string_value(json_object_get(refused, "message")), "this key"));
+    assert_int_equal(pw_mcp_session_set_principal(h.s, "key-b", 5), PW_OK);
+    assert_non_null(json_object_get(round_trip(&h), "result"));
+    teardown_harness(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +387,7 @@ int main(void)
         cmocka_unit_test(without_the_extension),
         cmocka_unit_test(tasks_belong_to_their_principal),
         cmocka_unit_test(sessions_per_principal_are_capped),
+        cmocka_unit_test(spent_states_per_principal_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
