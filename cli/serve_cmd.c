@@ -142,7 +142,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
            O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
-           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT, O_BODY_MEMORY, O_BODY_TIMEOUT };
+           O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT, O_BODY_MEMORY,
+           O_BODY_TIMEOUT };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
