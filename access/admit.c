@@ -43,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pennyworth/encode.h"
 #include "pennyworth/log.h"
 #include "pennyworth/metrics.h"
 
@@ -54,18 +55,6 @@
 /* Bytes of a model name quoted in a refusal message. */
 #define MESSAGE_MODEL_MAX 80
 
-/* How many bytes of `s` to keep so that at most `max` remain and no UTF-8
- * character is split (continuation bytes are 10xxxxxx). */
-static int utf8_cut(const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return (int)n;
-}
 
 /* A consumed limit, kept for rolling back. */
 struct taken {
@@ -407,7 +396,7 @@ static void admit(struct admission *a, const struct pw_access_request *req)
     if (!kv.model_ok) {
         refuse(a, 403, PW_ERR_FORBIDDEN, "insufficient_permissions",
                "this API key may not use the model '%.*s'",
-               utf8_cut(req->model, MESSAGE_MODEL_MAX), req->model);
+               (int)pw_utf8_prefix(req->model, MESSAGE_MODEL_MAX), req->model);
         return;
     }
     const struct access_tier *t = access_tier_find(&acc->cfg, kv.tier);
@@ -508,7 +497,7 @@ void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
      * reservation. */
     access_month(g->admitted_ms, &start, &end, r->month);
     r->ts_ms = g->admitted_ms;
-    r->model = u->model ? strndup(u->model, (size_t)utf8_cut(u->model, RECORD_MODEL_MAX))
+    r->model = u->model ? strndup(u->model, pw_utf8_prefix(u->model, RECORD_MODEL_MAX))
                         : NULL;
     r->provider = dup_or_null(u->provider);
     r->route = dup_or_null(u->route);

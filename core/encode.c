@@ -99,3 +99,14 @@ long pw_base64url_decode(void *dst, size_t cap, const char *text, size_t len)
         return -1;
     return (long)o;
 }
+
+size_t pw_utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* continuation: 10xxxxxx */
+        n--;
+    return n;
+}

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/encode.h"
 #include "pennyworth/log.h"
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
@@ -177,19 +178,9 @@ static const char *value_at(const char *const *values, size_t i)
     return values && values[i] ? values[i] : "";
 }
 
-/* How much of a label value is kept: all of it up to PW_METRICS_MAX_VALUE
- * bytes, else that many less the bytes of a character the cut would split
- * (UTF-8 continuation bytes are 10xxxxxx). */
-static size_t kept(const char *v)
-{
-    size_t n = strnlen(v, PW_METRICS_MAX_VALUE + 1);
-    if (n <= PW_METRICS_MAX_VALUE)
-        return n;
-    n = PW_METRICS_MAX_VALUE;
-    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
+/* How much of a label value is kept (at most PW_METRICS_MAX_VALUE bytes,
+ * whole characters). */
+static size_t kept(const char *v) { return pw_utf8_prefix(v, PW_METRICS_MAX_VALUE); }
 
 static struct series *series_new(struct pw_metric *f, const char *const *values)
 {

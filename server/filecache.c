@@ -60,7 +60,7 @@ struct entry {
 };
 
 struct job {
-    struct job *next;           /* todo / finished queue, or a waiter list */
+    struct job *next;           /* queued / finished list, or a waiter list */
     struct job *rnext;          /* fc->reading */
     struct job *waiters;        /* requests for the same version, answered with it */
     struct server_filecache *fc;
@@ -79,7 +79,7 @@ struct server_filecache {
     pthread_mutex_t lock;
     pthread_cond_t more;
     struct pw_server *srv;      /* {lock} NULL once detached (invariant 3) */
-    struct job *todo, *finished; /* {lock} */
+    struct job *queued, *finished; /* {lock} */
     bool quit;                  /* {lock} */
     bool started;
     pthread_t reader;
@@ -136,12 +136,12 @@ static void *reader(void *arg)
     struct server_filecache *fc = arg;
     pthread_mutex_lock(&fc->lock);
     for (;;) {
-        while (!fc->todo && !fc->quit)
+        while (!fc->queued && !fc->quit)
             pthread_cond_wait(&fc->more, &fc->lock);
-        if (!fc->todo)
+        if (!fc->queued)
             break;
-        struct job *j = fc->todo;
-        fc->todo = j->next;
+        struct job *j = fc->queued;
+        fc->queued = j->next;
         bool wanted = j->req != NULL;
         for (const struct job *w = j->waiters; w && !wanted; w = w->next)
             wanted = w->req != NULL;
@@ -315,8 +315,8 @@ int server_filecache_get(struct server_filecache *fc, struct pw_server_req *r, i
     fc->job_bytes += (size_t)v.size;
     pw_server_req_set_data(r, j);
     pthread_mutex_lock(&fc->lock);
-    j->next = fc->todo;
-    fc->todo = j;
+    j->next = fc->queued;
+    fc->queued = j;
     pthread_cond_signal(&fc->more);
     pthread_mutex_unlock(&fc->lock);
     return 0;

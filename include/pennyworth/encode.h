@@ -1,7 +1,8 @@
 /*
  * Byte encodings used across modules: lower-case hex (SHA-256 digests in
  * SigV4 and key hashes), hex digit values (percent-decoding, stored keys),
- * and unpadded base64url (opaque cursors, tokens). One implementation each,
+ * and unpadded base64url (opaque cursors, tokens), and where to cut UTF-8
+ * text a client sent (bounded labels and records). One implementation each,
  * so that every module encodes the same bytes the same way.
  *
  * All functions are pure and thread-safe; none allocates.
@@ -36,5 +37,10 @@ size_t pw_base64url_encode(char *dst, const void *src, size_t n);
  * base64url (bad character, impossible length, non-zero trailing bits) or
  * does not fit. */
 long pw_base64url_decode(void *dst, size_t cap, const char *text, size_t len);
+
+/* Bytes of `s` to keep so that at most `max` remain and no UTF-8 character
+ * is split: all of it when it is shorter, else `max` less the bytes of the
+ * character the cut would fall into. */
+size_t pw_utf8_prefix(const char *s, size_t max);
 
 #endif

@@ -65,6 +65,20 @@ static void hex(void **state)
     assert_int_equal(pw_hex_digit('/'), -1);
 }
 
+/* Cuts fall before a character, never inside one. */
+static void utf8_prefix(void **state)
+{
+    assert_int_equal(pw_utf8_prefix("short", 10), 5);
+    assert_int_equal(pw_utf8_prefix("exactly", 7), 7);
+    assert_int_equal(pw_utf8_prefix("abcdef", 3), 3);
+    /* "a\xc3\xa9" is "a" and a two-byte e-acute: a cut at 2 would split it. */
+    assert_int_equal(pw_utf8_prefix("a\xc3\xa9" "b", 2), 1);
+    assert_int_equal(pw_utf8_prefix("a\xc3\xa9" "b", 3), 3);
+    /* a four-byte character cut anywhere inside goes whole */
+    assert_int_equal(pw_utf8_prefix("\xf0\x9f\x98\x80x", 3), 0);
+    assert_int_equal(pw_utf8_prefix("", 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -72,6 +86,7 @@ int main(void)
         cmocka_unit_test(url_alphabet),
         cmocka_unit_test(rejects),
         cmocka_unit_test(hex),
+        cmocka_unit_test(utf8_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
