@@ -16,10 +16,12 @@
  *   usage_report.c  aggregation for `pennyworth usage` and /admin/usage
  *   tickets.c       WebSocket tickets
  *   openmode.c      the open-mode rule
- *   observe.c       metric families, request ids, request logs
- *   admin_api.c     /admin/ routes
+ *   observe.c       access's metric families (tokens, spend, refusals, usage)
+ *   filter.c        the admission stage of the server's request pipeline
+ *   admin_api.c     /admin/ routes (on server workers) and POST /auth/ws-ticket
  *   health.c        /metrics, /health, readiness, /v1/version; attach
- *   bridge_hooks.c  the bridge's admission and usage hooks
+ *   bridge_hooks.c  the bridge's questions about a caller (models, cache)
+ *   mcp_gate.c      the WebSocket MCP transport's gate (upgrade, messages)
  *
  * Locks (never two at once, except keys_lock -> store stripe inside admit):
  *   keys_lock    the key cache and the read connection `rd`
@@ -38,6 +40,7 @@
 #include <stdint.h>
 
 #include "pennyworth/access.h"
+#include "pennyworth/server.h"
 
 #define ACCESS_BUSY_MS 5000
 #define ACCESS_HASH_LEN 32
@@ -195,7 +198,7 @@ void access_budget_counter(const char *key_id, char *out, size_t size);
 
 struct access_record {
     struct access_record *next;
-    char request_id[PW_ACCESS_REQID_MAX];
+    char request_id[PW_SERVER_REQID_MAX];
     char key_id[PW_ACCESS_ID_MAX];    /* "" = none */
     char month[8];
     int64_t ts_ms;
@@ -225,9 +228,9 @@ void access_tickets_clear(struct pw_access *acc);
 /* observe.c ------------------------------------------------------------- */
 
 struct access_metrics {
-    struct pw_metric *http_requests, *http_seconds, *overhead, *upstream, *tokens, *spend;
+    struct pw_metric *tokens, *spend;
     struct pw_metric *ratelimited, *budget_refused, *auth_failures;
-    struct pw_metric *mcp_sessions, *mcp_requests, *circuit, *usage_dropped, *usage_queue;
+    struct pw_metric *usage_dropped, *usage_queue;
 };
 /* The gateway's families in the default registry (registered once). */
 const struct access_metrics *access_metrics(void);
@@ -243,11 +246,21 @@ struct access_routes {
     unsigned char admin_hash[ACCESS_HASH_LEN]; /* SHA-256 of PENNYWORTH_ADMIN_KEY */
 };
 
+/* filter.c: what admission keeps in the request's context (ctx->grant). */
+struct access_held {
+    struct pw_access_grant grant;
+    bool record;                /* finish it (a usage record, a refusal's count) */
+};
+struct pw_server;
+void access_filter_install(struct access_routes *rt, struct pw_server *srv);
+
 struct pw_server_req;
 struct pw_server_handler;
 extern const struct pw_server_handler access_admin_handler;   /* /admin/ */
 extern const struct pw_server_handler access_ticket_handler;  /* POST /auth/ws-ticket */
 
+/* An OpenAI-shaped error object (new). */
+json_t *access_error_json(const char *type, const char *message);
 /* Responds with a JSON value (stolen) or an OpenAI-shaped error. */
 void access_respond_json(struct pw_server_req *r, int status, json_t *body,
                          const char *const *headers);

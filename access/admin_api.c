@@ -19,14 +19,17 @@
  * (Options travel in the path or in the query string, whichever a client
  * finds easier.)
  *
- * Authorization: the admin key from PENNYWORTH_ADMIN_KEY (as a Bearer
- * token or X-API-Key) or an API key with the admin scope. The admin key is
- * compared as SHA-256 digests with CRYPTO_memcmp, so the time taken says
- * nothing about the key, not even its length. The plaintext of a new or
- * rotated key appears in exactly one response body and nowhere else.
+ * Authorization is the server's admission stage (filter.c, classes
+ * PW_ACCESS_ROUTE_ADMIN and PW_ACCESS_ROUTE_TICKET): the admin key from
+ * PENNYWORTH_ADMIN_KEY or an API key with the admin scope. The plaintext of
+ * a new or rotated key appears in exactly one response body and nowhere
+ * else.
  *
- * Threads: the service thread (key management writes are short; see
- * keys.c).
+ * Threads: /admin/ runs on the server's worker threads (on_work): key
+ * writes may wait on the database's lock and a usage report aggregates up
+ * to 90 days of records, and neither may hold up the service thread, which
+ * answers every other client. Everything they call is thread-safe
+ * (pennyworth/access.h). The ticket route runs on the service thread.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -58,13 +61,16 @@ void access_respond_json(struct pw_server_req *r, int status, json_t *body,
     free(text);
 }
 
+json_t *access_error_json(const char *type, const char *message)
+{
+    return json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", message, "type", type,
+                     "param", "code", type);
+}
+
 void access_respond_error(struct pw_server_req *r, int status, const char *type,
                           const char *message, const char *const *headers)
 {
-    access_respond_json(r, status,
-                        json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", message,
-                                  "type", type, "param", "code", type),
-                        headers);
+    access_respond_json(r, status, access_error_json(type, message), headers);
 }
 
 static void respond_err(struct pw_server_req *r, const struct pw_error *e)
@@ -88,27 +94,6 @@ void access_req_credential(struct pw_server_req *r, char *out, size_t size)
         out[0] = '\0';
     }
     OPENSSL_cleanse(auth, sizeof auth);
-}
-
-/* Whether the request carries the admin key or an admin-scoped key. */
-static bool authorized(struct access_routes *rt, struct pw_server_req *r)
-{
-    char cred[CRED_MAX];
-    access_req_credential(r, cred, sizeof cred);
-    bool ok = false;
-    if (cred[0] && rt->has_admin_key) {
-        unsigned char digest[ACCESS_HASH_LEN];
-        access_key_hash(cred, digest);
-        ok = CRYPTO_memcmp(digest, rt->admin_hash, ACCESS_HASH_LEN) == 0;
-    }
-    if (!ok && cred[0] && strncmp(cred, "pw_", 3) == 0) {
-        struct pw_access_request req = {.api_key = cred, .scope = PW_ACCESS_SCOPE_ADMIN};
-        struct pw_access_grant g;
-        pw_access_admit(rt->acc, &req, &g);
-        ok = g.status == 0 && !g.open;
-    }
-    OPENSSL_cleanse(cred, sizeof cred);
-    return ok;
 }
 
 /* Request bodies ------------------------------------------------------------------ */
@@ -184,17 +169,42 @@ static enum pw_err parse_spec(struct pw_access *acc, const json_t *body,
     return PW_OK;
 }
 
-/* Handlers -------------------------------------------------------------------------- */
+/* Answers from a worker ------------------------------------------------------------ */
 
-static void with_key(struct pw_server_req *r, int status, const char *key, json_t *record)
+static void reply(struct pw_server_work *w, int status, json_t *body)
 {
-    access_respond_json(r, status, json_pack("{s:s, s:o}", "key", key, "record", record), NULL);
+    char *text = body ? json_dumps(body, PW_JSON_WIRE) : NULL;
+    json_decref(body);
+    if (!text)
+        return; /* no answer: the server sends 500 */
+    pw_server_work_respond(w, status, "application/json", text, strlen(text));
+    OPENSSL_cleanse(text, strlen(text)); /* it may hold a new key */
+    free(text);
 }
 
-static void create(struct pw_access *acc, struct pw_server_req *r)
+static void reply_error(struct pw_server_work *w, int status, const char *type,
+                        const char *message)
+{
+    reply(w, status, access_error_json(type, message));
+}
+
+static void reply_err(struct pw_server_work *w, const struct pw_error *e)
+{
+    enum pw_err code = e->code ? e->code : PW_ERR_INTERNAL;
+    reply_error(w, pw_err_http_status(code), pw_err_openai_type(code), e->message);
+}
+
+/* Handlers -------------------------------------------------------------------------- */
+
+static void with_key(struct pw_server_work *w, int status, const char *key, json_t *record)
+{
+    reply(w, status, json_pack("{s:s, s:o}", "key", key, "record", record));
+}
+
+static void create(struct pw_access *acc, struct pw_server_work *w)
 {
     size_t len;
-    const char *text = pw_server_req_body(r, &len);
+    const char *text = pw_server_work_body(w, &len);
     json_error_t je;
     json_t *body = json_loadb(text, len, 0, &je);
     struct pw_error err = {0};
@@ -208,10 +218,10 @@ static void create(struct pw_access *acc, struct pw_server_req *r)
         pw_access_key_create(acc, &spec, key, &record, &err);
     json_decref(body);
     if (err.code) {
-        respond_err(r, &err);
+        reply_err(w, &err);
         return;
     }
-    with_key(r, 201, key, record);
+    with_key(w, 201, key, record);
     OPENSSL_cleanse(key, sizeof key);
 }
 
@@ -234,32 +244,32 @@ static bool query_arg(const char *query, const char *name, char *out, size_t siz
     return false;
 }
 
-static void usage(struct pw_access *acc, struct pw_server_req *r, char **seg, size_t n)
+static void usage(struct pw_access *acc, struct pw_server_work *w, char **seg, size_t n)
 {
     enum pw_access_usage_by by = PW_ACCESS_BY_MODEL;
     int64_t since = DEFAULT_SINCE_MS;
     char arg[32];
-    const char *q = pw_server_req_query(r);
+    const char *q = pw_server_work_query(w);
     bool bad = (query_arg(q, "by", arg, sizeof arg) && !pw_access_usage_by_parse(arg, &by)) ||
                (query_arg(q, "since", arg, sizeof arg) &&
                 !pw_access_duration_parse(arg, &since));
     if (bad || (n > 1 && !pw_access_usage_by_parse(seg[1], &by)) ||
         (n > 2 && !pw_access_duration_parse(seg[2], &since)) || n > 3) {
-        access_respond_error(r, 400, "invalid_request_error",
+        reply_error(w, 400, "invalid_request_error",
                              "use /admin/usage[/key|model|day[/DURATION]], e.g. "
-                             "/admin/usage/day/30d", NULL);
+                             "/admin/usage/day/30d");
         return;
     }
     json_t *out = NULL;
     struct pw_error err = {0};
     if (pw_access_usage_report(acc, by, access_now_ms(acc) - since, &out, &err) != PW_OK)
-        respond_err(r, &err);
+        reply_err(w, &err);
     else
-        access_respond_json(r, 200, out, NULL);
+        reply(w, 200, out);
 }
 
 /* /admin/keys/... with seg[0] == "keys". */
-static void keys(struct pw_access *acc, struct pw_server_req *r, const char *method,
+static void keys(struct pw_access *acc, struct pw_server_work *w, const char *method,
                  char **seg, size_t n)
 {
     struct pw_error err = {0};
@@ -270,7 +280,7 @@ static void keys(struct pw_access *acc, struct pw_server_req *r, const char *met
     if (n == 1 && get) {
         pw_access_key_list(acc, &out, &err);
     } else if (n == 1 && post) {
-        create(acc, r);
+        create(acc, w);
         return;
     } else if (n == 2 && get) {
         pw_access_key_show(acc, seg[1], &out, &err);
@@ -280,55 +290,47 @@ static void keys(struct pw_access *acc, struct pw_server_req *r, const char *met
             pw_access_key_show(acc, seg[1], &out, &err);
     } else if (n == 3 && post && strcmp(action, "rotate") == 0) {
         if (pw_access_key_rotate(acc, seg[1], key, &out, &err) == PW_OK) {
-            with_key(r, 200, key, out);
+            with_key(w, 200, key, out);
             OPENSSL_cleanse(key, sizeof key);
             return;
         }
     } else if (n == 3 && get && strcmp(action, "audit") == 0) {
         pw_access_key_audit(acc, seg[1], 100, &out, &err);
     } else {
-        access_respond_error(r, 404, "not_found", "no such admin route or method", NULL);
+        reply_error(w, 404, "not_found", "no such admin route or method");
         return;
     }
     if (err.code)
-        respond_err(r, &err);
+        reply_err(w, &err);
     else
-        access_respond_json(r, 200, out, NULL);
+        reply(w, 200, out);
 }
 
 #define MAX_SEGMENTS 6
 
-static void on_admin(struct pw_server_req *r, void *ud)
+/* On a server worker (the key writes and the usage aggregation may wait on
+ * the database); admission (filter.c) has let the caller in. */
+static void on_admin(struct pw_server_work *w, void *ud)
 {
     struct access_routes *rt = ud;
-    if (!authorized(rt, r)) {
-        access_respond_error(r, 401, "invalid_api_key",
-                             rt->has_admin_key
-                                 ? "the admin API needs the admin key or a key with the "
-                                   "admin scope"
-                                 : "the admin API needs a key with the admin scope "
-                                   "(PENNYWORTH_ADMIN_KEY is not set)",
-                             NULL);
-        return;
-    }
     char path[512];
-    snprintf(path, sizeof path, "%s", pw_server_req_path(r) + strlen("/admin/"));
+    snprintf(path, sizeof path, "%s", pw_server_work_path(w) + strlen("/admin/"));
     char *seg[MAX_SEGMENTS];
     size_t n = 0;
     char *save = NULL;
     for (char *s = strtok_r(path, "/", &save); s && n < MAX_SEGMENTS;
          s = strtok_r(NULL, "/", &save))
         seg[n++] = s;
-    const char *method = pw_server_req_method(r);
+    const char *method = pw_server_work_method(w);
     if (n >= 1 && strcmp(seg[0], "keys") == 0)
-        keys(rt->acc, r, method, seg, n);
+        keys(rt->acc, w, method, seg, n);
     else if (n >= 1 && strcmp(seg[0], "usage") == 0 && strcmp(method, "GET") == 0)
-        usage(rt->acc, r, seg, n);
+        usage(rt->acc, w, seg, n);
     else
-        access_respond_error(r, 404, "not_found", "no such admin route or method", NULL);
+        reply_error(w, 404, "not_found", "no such admin route or method");
 }
 
-const struct pw_server_handler access_admin_handler = {.on_request = on_admin};
+const struct pw_server_handler access_admin_handler = {.on_work = on_admin};
 
 static void on_ticket(struct pw_server_req *r, void *ud)
 {
@@ -337,21 +339,13 @@ static void on_ticket(struct pw_server_req *r, void *ud)
         access_respond_error(r, 405, "invalid_request_error", "use POST", NULL);
         return;
     }
-    char cred[CRED_MAX];
-    access_req_credential(r, cred, sizeof cred);
-    struct pw_access_request req = {.api_key = cred, .scope = PW_ACCESS_SCOPE_MCP};
-    struct pw_access_grant g;
-    pw_access_admit(rt->acc, &req, &g);
-    OPENSSL_cleanse(cred, sizeof cred);
-    struct pw_access_headers h;
-    const char *const *headers = pw_access_headers(&g, &h);
-    if (g.status) {
-        access_respond_error(r, g.status, g.type, g.message, headers);
-        return;
-    }
+    /* Admission (filter.c, the ticket class) left the grant here. */
+    const struct access_held *held = pw_server_req_ctx(r)->grant;
     char ticket[PW_ACCESS_TICKET_MAX], protocol[PW_ACCESS_TICKET_MAX + 16];
     struct pw_error err = {0};
-    if (pw_access_ws_ticket(rt->acc, &g, ticket, &err) != PW_OK) {
+    if (!held || pw_access_ws_ticket(rt->acc, &held->grant, ticket, &err) != PW_OK) {
+        if (!held)
+            pw_error_set(&err, PW_ERR_STATE, NULL, "the ticket route needs admission");
         respond_err(r, &err);
         return;
     }
@@ -359,7 +353,8 @@ static void on_ticket(struct pw_server_req *r, void *ud)
     access_respond_json(r, 200,
                         json_pack("{s:s, s:s, s:i}", "ticket", ticket, "protocol", protocol,
                                   "expiresInMs", PW_ACCESS_TICKET_TTL_MS),
-                        headers);
+                        NULL);
+    OPENSSL_cleanse(ticket, sizeof ticket);
 }
 
 const struct pw_server_handler access_ticket_handler = {.on_request = on_ticket};

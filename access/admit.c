@@ -431,11 +431,12 @@ void pw_access_admit(struct pw_access *acc, const struct pw_access_request *req,
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* Tokens and spend, by the model priced (the HTTP, upstream and overhead
+ * families are the server's and the bridge's). */
 static void observe(const struct pw_access_usage *u, int64_t cost)
 {
     const struct access_metrics *m = access_metrics();
     const char *model = u->model ? u->model : "";
-    const char *provider = u->provider ? u->provider : "";
     const char *kinds[][2] = {{model, "prompt"}, {model, "completion"}, {model, "cached"}};
     int64_t counts[] = {u->prompt_tokens, u->completion_tokens, u->cached_tokens};
     for (size_t i = 0; u->model && i < 3; i++)
@@ -444,15 +445,6 @@ static void observe(const struct pw_access_usage *u, int64_t cost)
     const char *ml[] = {model};
     if (u->model && cost > 0)
         pw_metric_add(m->spend, ml, (double)cost / 1e6);
-    if (u->upstream_us > 0) {
-        const char *pl[] = {provider, model};
-        pw_metric_observe(m->upstream, pl, (double)u->upstream_us / 1e6);
-    }
-    if (u->latency_us > 0) {
-        int64_t overhead = u->latency_us - (u->upstream_us > 0 ? u->upstream_us : 0);
-        const char *rl[] = {u->route ? u->route : ""};
-        pw_metric_observe(m->overhead, rl, (double)(overhead > 0 ? overhead : 0) / 1e6);
-    }
 }
 
 void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
@@ -464,9 +456,6 @@ void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
     static const struct pw_access_usage none = {0};
     if (!u)
         u = &none;
-    if (u->route)
-        pw_access_observe_http(u->route, u->status ? u->status : g->status,
-                               u->latency_us);
     if (g->status != 0)
         return;
     int64_t cost = u->cost_micros > 0

@@ -137,14 +137,19 @@ enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
         rt->has_admin_key = true;
     }
     acc->routes = rt;
+    access_filter_install(rt, srv);
     const struct pw_server_route rows[] = {
-        {"/admin/", PW_SERVER_ROUTE_PREFIX, 64 * 1024, &access_admin_handler, rt},
-        {"/auth/ws-ticket", 0, 4096, &access_ticket_handler, rt},
-        {"/metrics", 0, 0, &metrics_handler, rt},
-        {"/health", 0, 0, &live_handler, rt},
-        {"/api/v1/health/live", 0, 0, &live_handler, rt},
-        {"/api/v1/health/ready", 0, 0, &ready_handler, rt},
-        {"/v1/version", 0, 0, &version_handler, rt},
+        {.path = "/admin/", .flags = PW_SERVER_ROUTE_PREFIX | PW_SERVER_ROUTE_CORS,
+         .max_body = 64 * 1024, .handler = &access_admin_handler, .ud = rt,
+         .admit = PW_ACCESS_ROUTE_ADMIN, .methods = "GET, POST, DELETE"},
+        {.path = "/auth/ws-ticket", .flags = PW_SERVER_ROUTE_CORS, .max_body = 4096,
+         .handler = &access_ticket_handler, .ud = rt, .admit = PW_ACCESS_ROUTE_TICKET,
+         .methods = "POST"},
+        {.path = "/metrics", .handler = &metrics_handler, .ud = rt},
+        {.path = "/health", .handler = &live_handler, .ud = rt},
+        {.path = "/api/v1/health/live", .handler = &live_handler, .ud = rt},
+        {.path = "/api/v1/health/ready", .handler = &ready_handler, .ud = rt},
+        {.path = "/v1/version", .handler = &version_handler, .ud = rt},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         enum pw_err rc = pw_server_add_route(srv, &rows[i], err);

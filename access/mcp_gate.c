@@ -1,17 +1,14 @@
 /*
- * The network MCP transports' admission gate (pennyworth/mcp_net.h), so
- * that /mcp and /ws are behind the same keys, scopes and limits as /v1:
+ * The WebSocket MCP transport's admission gate (pennyworth/mcp_net.h), so
+ * that /ws is behind the same keys, scopes and limits as /v1 and /mcp
+ * (which, being HTTP routes, go through the server's admission stage:
+ * filter.c):
  *
  *   struct pw_mcp_gate gate;
  *   pw_access_mcp_gate(acc, &gate);
- *   ... pw_mcp_http_options.gate = pw_mcp_ws_options.gate = &gate ...
+ *   ... pw_mcp_ws_options.gate = &gate ...
  *
- * Streamable HTTP: every request carries its credential (Authorization:
- * Bearer or X-API-Key) and is admitted on its own with the mcp scope, so a
- * revoked, expired or rotated key fails on the session's very next
- * request. The rate-limit headers go on every answer.
- *
- * WebSocket: the credential comes once, at the upgrade: a header (clients
+ * The credential comes once, at the upgrade: a header (clients
  * that can set one) or a single-use ticket offered as the subprotocol
  * "pw-ticket.<t>" beside "mcp" (browsers; POST /auth/ws-ticket issues it).
  * The connection then keeps only the key id, and every message is
@@ -22,9 +19,8 @@
  * without a key, so creating the first key closes it from its next
  * message.
  *
- * Each admitted request or message is counted and recorded like any other
- * (route "/mcp" or "/ws"); MCP request and session metrics are updated
- * here.
+ * Each admitted message is counted and recorded like any other request
+ * (route "/ws"); the MCP engine counts its sessions and methods itself.
  *
  * Threads: the service thread, like the transports.
  *
@@ -45,23 +41,13 @@ struct wsgate {
     char key_id[PW_ACCESS_ID_MAX]; /* "" when admitted in open mode */
 };
 
-/* Counts a JSON-RPC message's method in the metrics (single messages). */
-static void count_method(const char *text, size_t len)
-{
-    json_t *msg = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    if (method)
-        pw_access_observe_mcp_request(method);
-    json_decref(msg);
-}
-
 /* Admits one request or message; fills *g and records it when admitted. */
 static void admit(struct pw_access *acc, const struct pw_access_request *req,
                   const char *route, struct pw_access_grant *g)
 {
     pw_access_admit(acc, req, g);
-    char id[PW_ACCESS_REQID_MAX];
-    pw_access_request_id(NULL, id);
+    char id[PW_SERVER_REQID_MAX];
+    pw_server_request_id(NULL, id);
     struct pw_access_usage u = {
         .request_id = id,
         .route = route,
@@ -74,33 +60,6 @@ static int refusal(const struct pw_access_grant *g, char *why, size_t size)
 {
     snprintf(why, size, "%s", g->message);
     return g->status;
-}
-
-static int on_http(void *ud, struct pw_server_req *r, char who[PW_MCP_WHO_MAX], char *why,
-                   size_t size)
-{
-    struct pw_access *acc = ud;
-    char cred[PW_ACCESS_KEY_MAX + 64];
-    access_req_credential(r, cred, sizeof cred);
-    struct pw_access_request req = {
-        .api_key = cred,
-        .client_ip = pw_server_req_peer(r),
-        .scope = PW_ACCESS_SCOPE_MCP,
-    };
-    struct pw_access_grant g;
-    admit(acc, &req, "/mcp", &g);
-    OPENSSL_cleanse(cred, sizeof cred);
-    struct pw_access_headers h;
-    pw_server_req_add_headers(r, pw_access_headers(&g, &h));
-    if (g.status)
-        return refusal(&g, why, size);
-    snprintf(who, PW_MCP_WHO_MAX, "%s", g.open ? "" : g.key_id);
-    if (strcmp(pw_server_req_method(r), "POST") == 0) {
-        size_t len;
-        const char *body = pw_server_req_body(r, &len);
-        count_method(body, len);
-    }
-    return 0;
 }
 
 static int on_ws_open(void *ud, struct pw_server_ws *c, void **session,
@@ -141,7 +100,6 @@ static int on_ws_open(void *ud, struct pw_server_ws *c, void **session,
     snprintf(s->key_id, sizeof s->key_id, "%s", g.open ? "" : g.key_id);
     snprintf(who, PW_MCP_WHO_MAX, "%s", s->key_id);
     *session = s;
-    pw_access_observe_mcp_session("ws", 1);
     return 0;
 }
 
@@ -155,23 +113,22 @@ static int on_ws_message(void *ud, void *session, const char *text, size_t len, 
     };
     struct pw_access_grant g;
     admit(ud, &req, "/ws", &g);
+    (void)text;
+    (void)len;
     if (g.status)
         return refusal(&g, why, size);
-    count_method(text, len);
     return 0;
 }
 
 static void on_ws_close(void *ud, void *session)
 {
     (void)ud;
-    pw_access_observe_mcp_session("ws", -1);
     free(session);
 }
 
 void pw_access_mcp_gate(struct pw_access *acc, struct pw_mcp_gate *out)
 {
     memset(out, 0, sizeof *out);
-    out->http = on_http;
     out->ws_open = on_ws_open;
     out->ws_message = on_ws_message;
     out->ws_close = on_ws_close;

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 #include "pennyworth/metrics.h"
 
@@ -63,13 +64,6 @@ struct access_writer {
     bool stop;                        /* lock */
     sqlite3 *db;                      /* writer thread only */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void access_record_free(struct access_record *r)
 {
@@ -215,17 +209,6 @@ static void set_queue_gauge(size_t n)
     pw_metric_set(access_metrics()->usage_queue, NULL, (double)n);
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *run(void *arg)
 {
     struct access_writer *w = arg;
@@ -236,11 +219,10 @@ static void *run(void *arg)
             pthread_cond_wait(&w->wake, &w->lock);
         /* Gather for up to BATCH_MS after the oldest record arrived. */
         while (w->head && !w->stop && !w->flush && w->queued < BATCH_MAX) {
-            int64_t left = w->first_mono + BATCH_MS - mono_ms();
+            int64_t left = w->first_mono + BATCH_MS - pw_clock_ms();
             if (left <= 0)
                 break;
-            struct timespec ts;
-            deadline_in(&ts, left);
+            struct timespec ts = pw_clock_deadline(left);
             pthread_cond_timedwait(&w->wake, &w->lock, &ts);
         }
         struct access_record *batch = w->head;
@@ -260,7 +242,7 @@ static void *run(void *arg)
             }
             access_record_free(batch);
         }
-        int64_t now = mono_ms();
+        int64_t now = pw_clock_ms();
         if (!stopping && now >= next_purge) {
             int64_t gone = purge(w->db, cutoff(w->acc));
             if (gone)
@@ -359,7 +341,7 @@ void access_writer_push(struct pw_access *acc, struct access_record *r)
     const char *why = no_room(w, bytes);
     if (why) {
         w->unreported++;
-        int64_t now = mono_ms();
+        int64_t now = pw_clock_ms();
         uint64_t dropped = 0;
         if (w->warned_mono == 0 || now - w->warned_mono >= DROP_WARN_MS) {
             dropped = w->unreported;
@@ -378,7 +360,7 @@ void access_writer_push(struct pw_access *acc, struct access_record *r)
         w->tail->next = r;
     else {
         w->head = r;
-        w->first_mono = mono_ms();
+        w->first_mono = pw_clock_ms();
     }
     w->tail = r;
     w->queued++;

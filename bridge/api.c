@@ -9,13 +9,20 @@
  * Each route has an `error` function, so the 4xx the server decides on
  * its own (413 body too large, 411, 403 Origin) are OpenAI-shaped too.
  *
- * A chat request goes: JSON parse (400) -> admission hook (the access
- * module: keys, limits) -> validation of every field we read or document
- * (400 with `param` naming it, "messages[2].content") -> context mode
- * (header X-Pennyworth-Context, else the `context` field, which is always
- * removed, else the alias's default) -> routing (404 model_not_found) ->
- * the exchange (router.c). Fields we do not know are left in place: the
- * OpenAI provider passes them through, Bedrock's translation ignores them.
+ * The server's pipeline runs before any handler here: the Origin check,
+ * CORS (preflights answered, headers added) and admission (the routes
+ * carry the bridge's admission class, so keys and limits are checked
+ * before the body is ours); the server also records each answer's status.
+ *
+ * A chat request then goes: JSON parse (400) -> validation of every field
+ * we read or document (400 with `param` naming it, "messages[2].content")
+ * -> context mode (header X-Pennyworth-Context, else the `context` field,
+ * which is always removed, else the alias's default) -> routing (404
+ * model_not_found) -> the response cache -> the exchange (exchange.c).
+ * Fields we do not know are left in place: the OpenAI provider passes them
+ * through, Bedrock's translation ignores them. Whatever way a request ends,
+ * the model it asked for is in the request's context before its answer is
+ * queued (the exchange adds the deployment, tokens and cost).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -28,6 +35,7 @@
 
 #include "bridge/context.h"
 #include "bridge/upstream.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/json.h"
 #include "pennyworth/log.h"
 
@@ -153,42 +161,6 @@ static void wrong_method(struct pw_server_req *r, const char *allow)
     pw_server_req_respond(r, 405, "application/json", hdrs, body ? body : "",
                           body ? strlen(body) : 0);
     free(body);
-}
-
-/* Headers a browser page may read from our answers. */
-#define CORS_EXPOSE                                                                             \
-    "x-request-id, x-pennyworth-context-products, x-ratelimit-limit-requests, "               \
-    "x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, "  \
-    "x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after, retry-after-ms, "   \
-    "x-should-retry, x-cache"
-
-/*
- * CORS for browser clients. An Origin the server allows (a loopback page,
- * or an --allow-origin / --cors-origin entry) gets Access-Control-Allow-
- * Origin on every answer of the request, whoever writes it; a preflight
- * (OPTIONS) is answered here, granting the headers it asks for (an
- * Authorization header is never covered by a "*" grant). Any other Origin
- * gets no CORS headers, so the browser keeps the answer from the page.
- * Returns true when the request was a preflight (answered).
- */
-static bool cors(struct pw_bridge *b, struct pw_server_req *r, const char *methods)
-{
-    char origin[256], asked[512];
-    int n = pw_server_req_header(r, "origin", origin, sizeof origin);
-    bool ok = n > 0 && pw_server_origin_allowed(b->srv, origin);
-    if (ok) {
-        const char *h[] = {"access-control-allow-origin", origin, "vary", "origin",
-                           "access-control-expose-headers", CORS_EXPOSE, NULL};
-        pw_server_req_add_headers(r, h);
-    }
-    if (strcmp(pw_server_req_method(r), "OPTIONS") != 0)
-        return false;
-    if (pw_server_req_header(r, "access-control-request-headers", asked, sizeof asked) < 0)
-        snprintf(asked, sizeof asked, "authorization, content-type");
-    const char *h[] = {"access-control-allow-methods", methods, "access-control-allow-headers",
-                       asked, "access-control-max-age", "600", NULL};
-    pw_server_req_respond(r, 204, NULL, ok ? h : NULL, NULL, 0);
-    return true;
 }
 
 /* Validation ----------------------------------------------------------------------------------- */
@@ -427,59 +399,43 @@ bool bridge_chat_validate(json_t *body, struct pw_error *e)
 
 /* Routes --------------------------------------------------------------------------------------- */
 
-/* The response cache key of an admitted request; false when the cache is
- * off, the request is not cacheable or the hooks keep it out. */
-static bool cache_key(struct pw_bridge *b, const json_t *body, enum bridge_mode mode,
-                      void *ticket, struct bridge_cache_key *key)
+void bridge_report_model(struct pw_server_req *r, const char *model)
+{
+    struct pw_server_usage u = {.model = model ? model : "", .cost_micros = -1};
+    pw_server_ctx_usage(pw_server_req_ctx(r), &u);
+}
+
+/* The response cache key of a request; false when the cache is off, the
+ * request is not cacheable or the hooks keep it out. */
+static bool cache_key(struct pw_bridge *b, struct pw_server_req *r, const json_t *body,
+                      enum bridge_mode mode, struct bridge_cache_key *key)
 {
     char partition[512] = "";
     if (!b->cache || (b->hooks.cache_partition &&
-                      !b->hooks.cache_partition(b->hooks.ud, ticket, partition,
+                      !b->hooks.cache_partition(b->hooks.ud, pw_server_req_ctx(r), partition,
                                                 sizeof partition)))
         return false;
     return bridge_cache_key(body, (int)mode, partition, key);
 }
 
-/* Answers from the cache (X-Cache: HIT) and tells `usage`: it cost no
- * tokens. False on a miss; `body` stays the caller's either way. */
+/* Answers from the cache (X-Cache: HIT): no upstream, no tokens. False on
+ * a miss; `body` stays the caller's either way. */
 static bool cache_answer(struct pw_bridge *b, struct pw_server_req *r, const json_t *body,
-                         const struct bridge_cache_key *key, void *ticket)
+                         const struct bridge_cache_key *key)
 {
     const char *products = "";
-    const char *text = bridge_cache_get(b->cache, key, bridge_now_ms(), &products);
+    const char *text = bridge_cache_get(b->cache, key, pw_clock_ms(), &products);
     if (!text)
         return false;
+    bridge_report_model(r, json_string_value(json_object_get(body, "model")));
     const char *hdrs[] = {"x-cache", "HIT", "x-pennyworth-context-products", products, NULL};
     pw_server_req_respond(r, 200, "application/json", hdrs, text, strlen(text));
-    if (b->hooks.usage) {
-        struct pw_bridge_usage u = {
-            .model = json_string_value(json_object_get(body, "model")),
-            .status = 200,
-            .first_token_ms = -1,
-        };
-        b->hooks.usage(b->hooks.ud, ticket, &u);
-    }
     return true;
-}
-
-/* Answers a request the admit hook refused: by the refuse hook when it kept
- * a ticket (its own headers and error type), else from the error. */
-static void refused(struct pw_bridge *b, struct pw_server_req *r, void *ticket,
-                    struct pw_error *e)
-{
-    if (!e->code)
-        pw_error_set(e, PW_ERR_FORBIDDEN, NULL, "request refused");
-    if (ticket && b->hooks.refuse)
-        b->hooks.refuse(b->hooks.ud, r, ticket, e);
-    else
-        bridge_respond_error(r, e, NULL);
 }
 
 static void on_chat(struct pw_server_req *r, void *ud)
 {
     struct pw_bridge *b = ud;
-    if (cors(b, r, "POST, OPTIONS"))
-        return;
     if (strcmp(pw_server_req_method(r), "POST") != 0) {
         wrong_method(r, "POST");
         return;
@@ -504,17 +460,6 @@ static void on_chat(struct pw_server_req *r, void *ud)
              body ? "The body is not a JSON object." : je.text);
         return;
     }
-    void *ticket = NULL;
-    if (b->hooks.admit) {
-        struct pw_error e = {0};
-        const char *model = json_string_value(json_object_get(body, "model"));
-        if (b->hooks.admit(b->hooks.ud, r, model ? model : "", body, &ticket, &e) != PW_OK) {
-            json_decref(body);
-            refused(b, r, ticket, &e);
-            return;
-        }
-    }
-    /* From here the request is admitted: every way out tells `usage`. */
     const struct bridge_alias *alias = NULL;
     enum bridge_mode mode = BRIDGE_CTX_AUTO;
     struct pw_error e = {0};
@@ -522,28 +467,19 @@ static void on_chat(struct pw_server_req *r, void *ud)
     int hl = pw_server_req_header(r, "x-pennyworth-context", hv, sizeof hv);
     json_t *field = json_object_get(body, "context");
     if (!bridge_chat_validate(body, &e)) {
-        bridge_respond_error(r, &e, NULL);
+        /* e names the field */
     } else if (hl == -2 || (hl >= 0 && !bridge_mode_parse(hv, &mode))) {
-        fail(r, PW_ERR_INVALID, NULL,
-             "Invalid X-Pennyworth-Context header: expected auto, tools or off.");
-        e.code = PW_ERR_INVALID;
+        pw_error_set(&e, PW_ERR_INVALID, NULL,
+                     "Invalid X-Pennyworth-Context header: expected auto, tools or off.");
     } else {
         if (hl < 0 && field)
             bridge_mode_parse(json_string_value(field), &mode); /* validated */
         const char *model = json_string_value(json_object_get(body, "model"));
-        if (!(alias = bridge_config_route(b->cfg, model, &e)))
-            bridge_respond_error(r, &e, NULL);
+        alias = bridge_config_route(b->cfg, model, &e);
     }
     if (!alias) {
-        if (b->hooks.usage) {
-            struct pw_bridge_usage u = {
-                .model = json_string_value(json_object_get(body, "model")),
-                .status = pw_err_http_status(e.code),
-                .stream = json_is_true(json_object_get(body, "stream")),
-                .first_token_ms = -1,
-            };
-            b->hooks.usage(b->hooks.ud, ticket, &u);
-        }
+        bridge_report_model(r, json_string_value(json_object_get(body, "model")));
+        bridge_respond_error(r, &e, NULL);
         json_decref(body);
         return;
     }
@@ -551,38 +487,29 @@ static void on_chat(struct pw_server_req *r, void *ud)
         mode = alias->has_mode ? alias->mode : BRIDGE_CTX_AUTO;
     json_object_del(body, "context");
     struct bridge_cache_key key;
-    if (!cache_key(b, body, mode, ticket, &key)) {
-        bridge_exchange_start(b, r, body, alias, mode, ticket);
-    } else if (cache_answer(b, r, body, &key, ticket)) {
+    if (!cache_key(b, r, body, mode, &key)) {
+        bridge_exchange_start(b, r, body, alias, mode, NULL);
+    } else if (cache_answer(b, r, body, &key)) {
         json_decref(body);
     } else {
         const char *miss[] = {"x-cache", "MISS", NULL};
         pw_server_req_add_headers(r, miss);
-        bridge_exchange_start_cached(b, r, body, alias, mode, ticket, &key);
+        bridge_exchange_start(b, r, body, alias, mode, &key);
     }
 }
 
 static void on_models(struct pw_server_req *r, void *ud)
 {
     struct pw_bridge *b = ud;
-    if (cors(b, r, "GET, OPTIONS"))
-        return;
     if (strcmp(pw_server_req_method(r), "GET") != 0) {
         wrong_method(r, "GET");
         return;
     }
-    void *ticket = NULL;
-    if (b->hooks.admit) {
-        struct pw_error e = {0};
-        if (b->hooks.admit(b->hooks.ud, r, "", NULL, &ticket, &e) != PW_OK) {
-            refused(b, r, ticket, &e);
-            return;
-        }
-    }
+    const struct pw_server_ctx *ctx = pw_server_req_ctx(r);
     json_t *data = json_array();
     for (size_t i = 0; data && i < b->cfg->naliases; i++) {
         const char *name = b->cfg->aliases[i].name;
-        if (b->hooks.model_visible && !b->hooks.model_visible(b->hooks.ud, ticket, name))
+        if (b->hooks.model_visible && !b->hooks.model_visible(b->hooks.ud, ctx, name))
             continue;
         json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", name, "object",
                                               "model", "created", 0, "owned_by",
@@ -591,10 +518,6 @@ static void on_models(struct pw_server_req *r, void *ud)
     json_t *doc = json_pack("{s:s, s:o}", "object", "list", "data", data);
     char *s = doc ? json_dumps(doc, PW_JSON_WIRE) : NULL;
     json_decref(doc);
-    if (b->hooks.admit && b->hooks.usage) {
-        struct pw_bridge_usage u = {.status = s ? 200 : 500, .first_token_ms = -1};
-        b->hooks.usage(b->hooks.ud, ticket, &u);
-    }
     if (!s) {
         fail(r, PW_ERR_NOMEM, NULL, "out of memory");
         return;
@@ -627,15 +550,21 @@ static const struct pw_server_handler models_handler = {
 static const struct pw_server_handler unknown_handler = {
     .on_request = on_unknown, .on_close = on_close, .error = route_error};
 
+/* `admitted`: the route carries the bridge's admission class. */
 static const struct {
     const char *path;
     unsigned flags;
+    const char *methods;
+    bool admitted;
     const struct pw_server_handler *h;
 } routes[] = {
-    {"/v1/chat/completions", PW_SERVER_ROUTE_ORIGIN, &chat_handler},
-    {"/api/v1/completions", PW_SERVER_ROUTE_ORIGIN, &chat_handler},
-    {"/v1/models", PW_SERVER_ROUTE_ORIGIN, &models_handler},
-    {"/v1/", PW_SERVER_ROUTE_PREFIX | PW_SERVER_ROUTE_ORIGIN, &unknown_handler},
+    {"/v1/chat/completions", PW_SERVER_ROUTE_ORIGIN | PW_SERVER_ROUTE_CORS, "POST", true,
+     &chat_handler},
+    {"/api/v1/completions", PW_SERVER_ROUTE_ORIGIN | PW_SERVER_ROUTE_CORS, "POST", true,
+     &chat_handler},
+    {"/v1/models", PW_SERVER_ROUTE_ORIGIN | PW_SERVER_ROUTE_CORS, "GET", true,
+     &models_handler},
+    {"/v1/", PW_SERVER_ROUTE_PREFIX | PW_SERVER_ROUTE_ORIGIN, NULL, false, &unknown_handler},
 };
 
 /* Life cycle ----------------------------------------------------------------------------------- */
@@ -664,10 +593,9 @@ enum pw_err pw_bridge_new(const struct pw_bridge_options *opt, struct pw_bridge 
         free(b);
         return rc;
     }
-    if (opt && opt->hooks) {
+    if (opt && opt->hooks)
         b->hooks = *opt->hooks;
-        b->has_hooks = true;
-    }
+    b->admit_class = opt ? opt->admit_class : 0;
     if (opt && opt->cache_ttl_ms > 0 &&
         bridge_cache_new(opt->cache_entries ? opt->cache_entries : 1000,
                          opt->cache_bytes ? opt->cache_bytes : (size_t)64 << 20,
@@ -676,6 +604,8 @@ enum pw_err pw_bridge_new(const struct pw_bridge_options *opt, struct pw_bridge 
         free(b);
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "bridge: out of memory");
     }
+    for (size_t i = 0; i < b->cfg->npool; i++)
+        bridge_observe_circuit(b->cfg->pool[i]->label, false);
     b->mcp = opt ? opt->mcp : NULL;
     b->rng = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)(uintptr_t)b ^
              0x9e3779b97f4a7c15ULL;
@@ -696,6 +626,8 @@ enum pw_err pw_bridge_attach(struct pw_bridge *b, struct pw_server *srv, struct 
             .max_body = MAX_BODY,
             .handler = routes[i].h,
             .ud = b,
+            .admit = routes[i].admitted ? b->admit_class : 0,
+            .methods = routes[i].methods,
         };
         rc = pw_server_add_route(srv, &route, err);
     }

@@ -23,11 +23,17 @@
  * the end. HTTP errors: x-amzn-ErrorType, else the body's "__type", and
  * the body's message go through the same table.
  *
+ * Configuration: the AWS variables (bedrock.h lists them; the region
+ * defaults to us-east-1, the endpoint to the region's own), overridden per
+ * deployment by region, base_url and credentials (bearer_token_env,
+ * access_key_id_env, secret_access_key_env, session_token_env; naming any
+ * of them drops every default credential).
+ *
  * Loop thread, like every provider function; a decoder serves one response.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "bridge/provider.h"
+#include "bridge/bedrock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +65,117 @@ struct bridge_decoder {
     char *buf;             /* not streamed: the body so far */
     size_t len, cap;
 };
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* The environment's defaults. */
+struct env {
+    char *region, *endpoint, *key_id, *secret, *token, *bearer;
+};
+
+static void defaults_free(void *defaults)
+{
+    struct env *e = defaults;
+    if (!e)
+        return;
+    free(e->region);
+    free(e->endpoint);
+    free(e->key_id);
+    free(e->secret);
+    free(e->token);
+    free(e->bearer);
+    free(e);
+}
+
+/* The first of two variables that is set. */
+static const char *env2(bridge_getenv_fn getenv_fn, const char *name, const char *other)
+{
+    const char *v = bridge_env(getenv_fn, name);
+    return v ? v : bridge_env(getenv_fn, other);
+}
+
+static enum pw_err defaults_new(bridge_getenv_fn getenv_fn, void **out, struct pw_error *err)
+{
+    struct env *e = calloc(1, sizeof *e);
+    const char *region = env2(getenv_fn, "AWS_REGION", "AWS_DEFAULT_REGION");
+    if (e) {
+        e->region = strdup(region ? region : "us-east-1");
+        e->endpoint = bridge_strdup_or_null(
+            env2(getenv_fn, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"));
+        e->key_id = bridge_strdup_or_null(bridge_env(getenv_fn, "AWS_ACCESS_KEY_ID"));
+        e->secret = bridge_strdup_or_null(bridge_env(getenv_fn, "AWS_SECRET_ACCESS_KEY"));
+        e->token = bridge_strdup_or_null(bridge_env(getenv_fn, "AWS_SESSION_TOKEN"));
+        e->bearer = bridge_strdup_or_null(bridge_env(getenv_fn, "AWS_BEARER_TOKEN_BEDROCK"));
+    }
+    if (!e || !e->region) {
+        defaults_free(e);
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
+    }
+    *out = e;
+    return PW_OK;
+}
+
+/* The endpoint for a region: the override, else AWS's own (new). */
+static char *endpoint_of(const struct env *e, const char *region)
+{
+    if (e->endpoint)
+        return strdup(e->endpoint);
+    size_t n = strlen(region) + 64;
+    char *u = malloc(n);
+    if (u)
+        snprintf(u, n, "https://bedrock-runtime.%s.amazonaws.com", region);
+    return u;
+}
+
+static void target_free(struct bridge_target *base)
+{
+    struct bridge_bedrock_target *t = (struct bridge_bedrock_target *)base;
+    if (!t)
+        return;
+    free(t->base.model);
+    free(t->base.base_url);
+    free(t->region);
+    free(t->api_key);
+    free(t->access_key_id);
+    free(t->secret_access_key);
+    free(t->session_token);
+    free(t);
+}
+
+static enum pw_err target_new(const void *defaults, const char *model, json_t *deploy,
+                              bridge_getenv_fn getenv_fn, const char *ptr,
+                              struct bridge_target **out, struct pw_error *err)
+{
+    const struct env *e = defaults;
+    *out = NULL;
+    struct bridge_bedrock_target *t = calloc(1, sizeof *t);
+    if (!t)
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
+    const char *region = json_string_value(json_object_get(deploy, "region"));
+    const char *base = json_string_value(json_object_get(deploy, "base_url"));
+    t->base.provider = &bridge_provider_bedrock;
+    t->base.model = strdup(model);
+    t->region = strdup(region ? region : e->region);
+    t->base.base_url = base ? strdup(base) : t->region ? endpoint_of(e, t->region) : NULL;
+    json_t *creds = json_object_get(deploy, "credentials");
+    if (creds) {
+        bridge_cred(creds, "bearer_token_env", getenv_fn, &t->api_key);
+        bridge_cred(creds, "access_key_id_env", getenv_fn, &t->access_key_id);
+        bridge_cred(creds, "secret_access_key_env", getenv_fn, &t->secret_access_key);
+        bridge_cred(creds, "session_token_env", getenv_fn, &t->session_token);
+    } else {
+        t->api_key = bridge_strdup_or_null(e->bearer);
+        t->access_key_id = bridge_strdup_or_null(e->key_id);
+        t->secret_access_key = bridge_strdup_or_null(e->secret);
+        t->session_token = bridge_strdup_or_null(e->token);
+    }
+    if (!t->base.model || !t->region || !t->base.base_url) {
+        target_free(&t->base);
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
+    }
+    *out = &t->base;
+    return PW_OK;
+}
 
 /* ---- prepare ------------------------------------------------------------ */
 
@@ -122,13 +239,13 @@ static enum pw_err add_header(struct bridge_http *out, size_t *n, const char *na
     return PW_OK;
 }
 
-static enum pw_err sign(const struct bridge_target *t, const struct endpoint *ep,
+static enum pw_err sign(const struct bridge_bedrock_target *t, const struct endpoint *ep,
                         const char *path, struct bridge_http *out, size_t *n, long long now,
                         struct pw_error *err)
 {
     if (!t->region || !t->region[0])
         return pw_error_set(err, PW_ERR_INTERNAL, NULL, "bedrock: no region for model %.100s "
-                            "(set AWS_REGION)", t->model);
+                            "(set AWS_REGION)", t->base.model);
     const struct bridge_sigv4_header signed_headers[] = {
         {"Host", ep->host},
         {"Content-Type", "application/json"},
@@ -158,10 +275,10 @@ static enum pw_err sign(const struct bridge_target *t, const struct endpoint *ep
     return rc;
 }
 
-static enum pw_err build(const struct bridge_target *t, json_t *req, bool stream,
+static enum pw_err build(const struct bridge_bedrock_target *t, json_t *req, bool stream,
                          long long now, struct bridge_http *out, struct pw_error *err)
 {
-    if (!t->model || !t->model[0])
+    if (!t->base.model || !t->base.model[0])
         return pw_error_set(err, PW_ERR_INTERNAL, NULL, "bedrock: the deployment names no "
                             "model");
     bool bearer = t->api_key && t->api_key[0];
@@ -169,13 +286,13 @@ static enum pw_err build(const struct bridge_target *t, json_t *req, bool stream
                     !t->secret_access_key[0]))
         return pw_error_set(err, PW_ERR_INTERNAL, NULL, "bedrock: no credentials for model "
                             "%.100s (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                            "AWS_BEARER_TOKEN_BEDROCK)", t->model);
+                            "AWS_BEARER_TOKEN_BEDROCK)", t->base.model);
     char fallback[160];
-    const char *base = t->base_url;
+    const char *base = t->base.base_url;
     if (!base || !base[0]) {
         if (!t->region || !t->region[0])
             return pw_error_set(err, PW_ERR_INTERNAL, NULL, "bedrock: no region or endpoint "
-                                "for model %.100s (set AWS_REGION)", t->model);
+                                "for model %.100s (set AWS_REGION)", t->base.model);
         snprintf(fallback, sizeof fallback, "https://bedrock-runtime.%s.amazonaws.com",
                  t->region);
         base = fallback;
@@ -194,7 +311,7 @@ static enum pw_err build(const struct bridge_target *t, json_t *req, bool stream
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "bedrock: out of memory for the body");
     out->body_len = strlen(out->body);
 
-    size_t mlen = strlen(t->model), cap = 3 * mlen + 1;
+    size_t mlen = strlen(t->base.model), cap = 3 * mlen + 1;
     const char *op = stream ? "converse-stream" : "converse";
     char *model = malloc(cap);
     size_t plen = ep.prefix_len + 3 * mlen + 32;
@@ -208,7 +325,7 @@ static enum pw_err build(const struct bridge_target *t, json_t *req, bool stream
         free(path);
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "bedrock: out of memory");
     }
-    bridge_sigv4_uri_encode(model, cap, t->model, mlen, 0);
+    bridge_sigv4_uri_encode(model, cap, t->base.model, mlen, 0);
     snprintf(path, plen, "%.*s/model/%s/%s", (int)ep.prefix_len, ep.prefix, model, op);
     snprintf(out->url, ulen, "%s://%s%s", ep.scheme, ep.authority, path);
     free(model);
@@ -239,7 +356,7 @@ static enum pw_err prepare(const struct bridge_target *t, json_t *req, bool stre
                            long long now, struct bridge_http *out, struct pw_error *err)
 {
     memset(out, 0, sizeof *out);
-    enum pw_err rc = build(t, req, stream, now, out, err);
+    enum pw_err rc = build((const struct bridge_bedrock_target *)t, req, stream, now, out, err);
     if (rc != PW_OK)
         bridge_http_clear(out);
     return rc;
@@ -423,6 +540,11 @@ static void decoder_free(struct bridge_decoder *d)
 
 const struct bridge_provider bridge_provider_bedrock = {
     .name = "bedrock",
+    .prefix = "bedrock/",
+    .defaults_new = defaults_new,
+    .defaults_free = defaults_free,
+    .target_new = target_new,
+    .target_free = target_free,
     .prepare = prepare,
     .error = http_error,
     .decoder_new = decoder_new,

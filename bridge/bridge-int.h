@@ -2,9 +2,14 @@
  * The bridge's private shared declarations: configuration and routing
  * (config.c), the resilience policy (breaker.c), chunk aggregation
  * (aggregate.c), the SSE line parser shared by the OpenAI provider
- * (stream.c), the per-request exchange (router.c) and the HTTP front
- * (api.c). Provider, upstream and context interfaces have their own
- * headers (provider.h, upstream.h, context.h).
+ * (stream.c), the response cache (cache.c), the bridge's metric families
+ * (observe.c), the exchange's entry points and the HTTP front (api.c).
+ * The exchange itself is four files sharing exchange.h: exchange.c (its
+ * life and state machine), attempt.c (sending, retries, fallback and the
+ * breakers), reply.c (the answer: holding, committing, SSE, completions,
+ * usage) and enrich.c (catalog context and catalog tool rounds). Provider,
+ * upstream and context interfaces have their own headers (provider.h,
+ * openai.h, bedrock.h, upstream.h, context.h).
  *
  * Threads: everything here runs on the service thread, except the pure
  * functions (breaker, backoff, aggregation, SSE parsing, configuration
@@ -44,7 +49,9 @@ enum bridge_breaker_state { BRIDGE_CLOSED, BRIDGE_OPEN, BRIDGE_HALF_OPEN };
  *   OPEN --cool-down passed, one request allowed (the probe)--> HALF_OPEN
  *   HALF_OPEN --probe succeeds--> CLOSED    --probe fails--> OPEN (again)
  *
- * While HALF_OPEN, only the probe is in flight; others are refused.
+ * While HALF_OPEN, only the probe is in flight; others are refused. These
+ * functions are pure; attempt.c mirrors every change between CLOSED and
+ * not CLOSED in the pennyworth_circuit_open gauge (observe.c).
  */
 struct bridge_breaker {
     enum bridge_breaker_state state;
@@ -78,8 +85,9 @@ long long bridge_retry_after_ms(const char *value, long long now_s);
 
 /* One upstream a request can go to. */
 struct bridge_deploy {
-    struct bridge_target t;   /* strings owned by this struct */
-    char *label;              /* "provider/model" for logs and errors */
+    struct bridge_target *t;  /* owned (t->provider->target_free) */
+    char *label;              /* "provider/model" for logs, errors and metrics */
+    bool priced;              /* the file gave a price */
     long long price_in;       /* micro-units per million input tokens */
     long long price_out;      /* ... output tokens */
     bool upstream_stream;     /* stream from the provider for non-streaming clients */
@@ -105,14 +113,14 @@ struct bridge_config {
     size_t naliases;
     struct bridge_deploy **pool; /* every deployment, owned */
     size_t npool;
-    bool passthrough;         /* "openai/NAME" and "bedrock/ID" route by prefix */
+    bool passthrough;         /* model names route by a provider's prefix */
     int backoff_base_ms, backoff_max_ms;
     long long max_retry_after_ms;
     int def_retries, def_connect_ms, def_first_byte_ms, def_total_ms;
     int breaker_failures, breaker_cooldown_ms;
-    /* Environment defaults for prefix routing (owned). */
-    char *openai_base, *openai_key;
-    char *aws_region, *aws_endpoint, *aws_key_id, *aws_secret, *aws_token, *aws_bearer;
+    /* Each provider row's environment defaults (provider.h: defaults_new),
+     * by row index (bridge_provider_at), owned. */
+    void **defaults;
     /* Aliases made for prefix-routed model names, kept for their breakers. */
     struct bridge_alias **dyn;
     size_t ndyn;
@@ -128,8 +136,7 @@ extern const size_t bridge_config_schema_len;
  * Errors name the JSON pointer in err->pointer and read "POINTER: reason".
  * *out is new.
  */
-enum pw_err bridge_config_build(json_t *doc, const char *path,
-                                const char *(*getenv_fn)(const char *name),
+enum pw_err bridge_config_build(json_t *doc, const char *path, bridge_getenv_fn getenv_fn,
                                 struct bridge_config **out, struct pw_error *err);
 
 /* Reads and builds `path` (NULL: environment only); errors read
@@ -196,22 +203,18 @@ enum pw_err bridge_sse_feed(struct bridge_sse *p, const char *buf, size_t len,
                             bridge_sse_fn on_event, void *ud, struct pw_error *err);
 void bridge_sse_clear(struct bridge_sse *p);
 
-/* The exchange (router.c) ------------------------------------------------------------------- */
+/* The exchange (exchange.h has its parts) ---------------------------------------------------- */
 
 struct pw_bridge;
 struct bridge_exchange;
 struct bridge_cache_key;
 
 /* Starts serving a parsed, validated, admitted chat request; takes `body`
- * (the reference) and `ticket`. Answers through `r` now or later. */
+ * (the reference). With `key` (else NULL) a complete answer is stored
+ * under it in b->cache. Answers through `r` now or later. */
 void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t *body,
                            const struct bridge_alias *alias, enum bridge_mode mode,
-                           void *ticket);
-/* The same, for a cacheable request: a complete answer is stored under
- * `key` in b->cache. */
-void bridge_exchange_start_cached(struct pw_bridge *b, struct pw_server_req *r, json_t *body,
-                                  const struct bridge_alias *alias, enum bridge_mode mode,
-                                  void *ticket, const struct bridge_cache_key *key);
+                           const struct bridge_cache_key *key);
 
 /* The client went away: cancel and free. */
 void bridge_exchange_closed(struct bridge_exchange *x);
@@ -246,21 +249,30 @@ const char *bridge_cache_get(struct bridge_cache *c, const struct bridge_cache_k
 void bridge_cache_put(struct bridge_cache *c, const struct bridge_cache_key *key,
                       const char *body, const char *products, long long now_ms);
 
-/* The bridge (api.c), shared with router.c -------------------------------------------------- */
+/* Metrics (observe.c) ------------------------------------------------------------------------ */
+
+/* One upstream attempt took `seconds`: pennyworth_upstream_duration_seconds
+ * {provider, model} (the provider's name, the upstream model id). */
+void bridge_observe_upstream(const char *provider, const char *model, double seconds);
+
+/* A deployment's breaker opened (true) or closed: pennyworth_circuit_open
+ * {provider} with the deployment's label "provider/model". */
+void bridge_observe_circuit(const char *deployment, bool open);
+
+/* The bridge (api.c), shared with the exchange ----------------------------------------------- */
 
 struct bridge_upstream;
 struct bridge_context;
 
 struct pw_bridge {
     struct bridge_config *cfg;
-    struct pw_bridge_hooks hooks;
-    bool has_hooks;
+    struct pw_bridge_hooks hooks;     /* zeroes when none */
+    unsigned admit_class;              /* the chat and model routes' admission class */
     struct pw_mcp_server *mcp;
     struct pw_server *srv;
     struct bridge_upstream *up;
     struct bridge_context *ctx;
     struct bridge_exchange *exchanges; /* in flight */
-    unsigned long long seq;            /* request id counter */
     unsigned long long rng;            /* jitter state */
     struct bridge_cache *cache;        /* NULL: no response cache */
 };
@@ -270,19 +282,17 @@ struct pw_bridge {
 char *bridge_error_body(const char *message, const char *type, const char *param,
                         const char *code);
 
-/* Answers `r` with an OpenAI error for `err` (status from its code). */
 /* Checks every field of a chat completions body that we read or document
  * (types, required fields, ranges, messages, tools); false with `e` naming
  * the first offending field (its pointer becomes OpenAI's `param`). Pure:
  * the fuzz target runs it too. */
 bool bridge_chat_validate(json_t *body, struct pw_error *e);
+/* Answers `r` with an OpenAI error for `err` (status from its code). */
 void bridge_respond_error(struct pw_server_req *r, const struct pw_error *err,
                           const char *products);
 
-/* A number in [0, 1) for jitter. */
-double bridge_random(struct pw_bridge *b);
-
-/* Milliseconds on the monotonic clock. */
-long long bridge_now_ms(void);
+/* Reports into r's context the model a request asked for, when it ends
+ * before any upstream attempt (a refusal of ours, a cached answer). */
+void bridge_report_model(struct pw_server_req *r, const char *model);
 
 #endif

@@ -1,20 +1,24 @@
 /*
- * Bridge configuration and model routing.
+ * Bridge configuration and model routing: what is the same for every
+ * provider (aliases, fallbacks, retries, timeouts, backoff, breaker
+ * settings, prices, context modes). What a provider needs of its own (its
+ * environment variables, a deployment's region, base_url and credentials)
+ * its row reads (provider.h: defaults_new, target_new), so this file never
+ * names a provider.
  *
- * Sources: the environment always (the openai SDKs' OPENAI_API_KEY and
- * OPENAI_BASE_URL; AWS_REGION, the standard AWS credential variables,
- * AWS_BEARER_TOKEN_BEDROCK and the endpoint overrides
- * AWS_ENDPOINT_URL_BEDROCK_RUNTIME, else AWS_ENDPOINT_URL), and optionally a
- * JSON file (`serve --config FILE`) checked against the embedded
+ * Sources: the environment always (each provider row reads its own
+ * variables once, here at build time), and optionally a JSON file
+ * (`serve --config FILE`) checked against the embedded
  * schema/config.schema.json with the project's validator, then for what a
- * schema cannot say (fallbacks naming real aliases, bedrock needing a
- * region). Every error names the JSON pointer, so start-up fails with
- * "FILE: /models/chat/deployments/0/provider: reason".
+ * schema cannot say (fallbacks naming real aliases, credentials a provider
+ * does not take). Every error names the JSON pointer, so start-up fails
+ * with "FILE: /models/chat/deployments/0/provider: reason".
  *
  * Routing: a model name is an alias of the file (its deployments in order,
  * then those of its fallbacks), or, unless the file turns passthrough off,
- * "openai/NAME" or "bedrock/MODEL_ID" routed by prefix to one deployment
- * built from the environment. Those are made on first use and kept (with
+ * a provider's prefix and a model id ("openai/NAME", "bedrock/MODEL_ID")
+ * routed to one deployment built from that provider's environment
+ * defaults. Those are made on first use and kept (with
  * their breakers) up to MAX_DYNAMIC names.
  *
  * Deployments live in one pool owned by the config; aliases point into it,
@@ -39,7 +43,6 @@
 #define DEF_BACKOFF_BASE_MS 250
 #define DEF_BACKOFF_MAX_MS 8000
 #define DEF_MAX_RETRY_AFTER_MS 30000
-#define OPENAI_DEFAULT_BASE "https://api.openai.com/v1"
 
 static const struct {
     const char *name;
@@ -75,26 +78,12 @@ struct globals {
     int threshold, cooldown_ms;
 };
 
-static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
-
-static const char *env(const char *(*getenv_fn)(const char *), const char *name)
-{
-    const char *v = name ? getenv_fn(name) : NULL;
-    return v && *v ? v : NULL;
-}
-
 static void deploy_free(struct bridge_deploy *d)
 {
     if (!d)
         return;
-    free((char *)d->t.provider);
-    free((char *)d->t.model);
-    free((char *)d->t.base_url);
-    free((char *)d->t.api_key);
-    free((char *)d->t.region);
-    free((char *)d->t.access_key_id);
-    free((char *)d->t.secret_access_key);
-    free((char *)d->t.session_token);
+    if (d->t)
+        d->t->provider->target_free(d->t);
     free(d->label);
     free(d);
 }
@@ -121,14 +110,10 @@ void bridge_config_free(struct bridge_config *cfg)
         deploy_free(cfg->pool[i]);
     free(cfg->pool);
     free(cfg->path);
-    free(cfg->openai_base);
-    free(cfg->openai_key);
-    free(cfg->aws_region);
-    free(cfg->aws_endpoint);
-    free(cfg->aws_key_id);
-    free(cfg->aws_secret);
-    free(cfg->aws_token);
-    free(cfg->aws_bearer);
+    const struct bridge_provider *p;
+    for (size_t i = 0; cfg->defaults && (p = bridge_provider_at(i)); i++)
+        p->defaults_free(cfg->defaults[i]);
+    free(cfg->defaults);
     free(cfg);
 }
 
@@ -142,18 +127,6 @@ static bool pool_add(struct bridge_config *cfg, struct bridge_deploy *d)
     return true;
 }
 
-/* The Bedrock endpoint for a region: the override, else AWS's own. */
-static char *bedrock_endpoint(const struct bridge_config *cfg, const char *region)
-{
-    if (cfg->aws_endpoint)
-        return strdup(cfg->aws_endpoint);
-    size_t n = strlen(region) + 64;
-    char *u = malloc(n);
-    if (u)
-        snprintf(u, n, "https://bedrock-runtime.%s.amazonaws.com", region);
-    return u;
-}
-
 static char *label_of(const char *provider, const char *model)
 {
     size_t n = strlen(provider) + strlen(model) + 2;
@@ -163,18 +136,35 @@ static char *label_of(const char *provider, const char *model)
     return l;
 }
 
-/* A deployment from the environment defaults (prefix routing) or as the
- * base a file entry overrides. */
-static struct bridge_deploy *deploy_default(const struct bridge_config *cfg,
-                                            const struct globals *g, const char *provider,
-                                            const char *model)
+/* The provider's defaults from the environment (borrowed). */
+static const void *defaults_of(const struct bridge_config *cfg, const struct bridge_provider *p)
 {
+    const struct bridge_provider *q;
+    for (size_t i = 0; (q = bridge_provider_at(i)); i++)
+        if (q == p)
+            return cfg->defaults[i];
+    return NULL;
+}
+
+/* A deployment of `p`: its provider's target from the environment
+ * defaults and `o`, the file's deployment object (NULL for prefix
+ * routing), and the globals, which the file's own members override after
+ * (build_deploy). */
+static enum pw_err deploy_new(const struct bridge_config *cfg, const struct globals *g,
+                              const struct bridge_provider *p, const char *model, json_t *o,
+                              bridge_getenv_fn getenv_fn, const char *ptr,
+                              struct bridge_deploy **out, struct pw_error *err)
+{
+    *out = NULL;
     struct bridge_deploy *d = calloc(1, sizeof *d);
     if (!d)
-        return NULL;
-    d->t.provider = strdup(provider);
-    d->t.model = strdup(model);
-    d->label = label_of(provider, model);
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
+    enum pw_err rc = p->target_new(defaults_of(cfg, p), model, o, getenv_fn, ptr, &d->t, err);
+    if (rc != PW_OK) {
+        free(d);
+        return rc;
+    }
+    d->label = label_of(p->name, model);
     d->upstream_stream = true;
     d->retries = g->retries;
     d->connect_ms = g->connect_ms;
@@ -182,25 +172,12 @@ static struct bridge_deploy *deploy_default(const struct bridge_config *cfg,
     d->total_ms = g->total_ms;
     d->breaker.threshold = g->threshold;
     d->breaker.cooldown_ms = g->cooldown_ms;
-    bool ok = d->t.provider && d->t.model && d->label;
-    if (strcmp(provider, "openai") == 0) {
-        d->t.base_url = strdup(cfg->openai_base);
-        d->t.api_key = dup_or_null(cfg->openai_key);
-        ok = ok && d->t.base_url;
-    } else {
-        d->t.region = strdup(cfg->aws_region);
-        d->t.base_url = bedrock_endpoint(cfg, cfg->aws_region);
-        d->t.api_key = dup_or_null(cfg->aws_bearer);
-        d->t.access_key_id = dup_or_null(cfg->aws_key_id);
-        d->t.secret_access_key = dup_or_null(cfg->aws_secret);
-        d->t.session_token = dup_or_null(cfg->aws_token);
-        ok = ok && d->t.region && d->t.base_url;
-    }
-    if (!ok) {
+    if (!d->label) {
         deploy_free(d);
-        return NULL;
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
     }
-    return d;
+    *out = d;
+    return PW_OK;
 }
 
 static void read_timeouts(json_t *o, int *connect_ms, int *first_byte_ms, int *total_ms)
@@ -214,61 +191,23 @@ static void read_timeouts(json_t *o, int *connect_ms, int *first_byte_ms, int *t
         *total_ms = (int)json_integer_value(v);
 }
 
-/* Replaces *slot with the value of the environment variable named in
- * `creds` under `key`, when the file names one. */
-static void cred(json_t *creds, const char *key, const char *(*getenv_fn)(const char *),
-                 const char **slot)
-{
-    const char *name = json_string_value(json_object_get(creds, key));
-    if (!name)
-        return;
-    free((char *)*slot);
-    *slot = dup_or_null(env(getenv_fn, name));
-}
-
 static enum pw_err build_deploy(struct bridge_config *cfg, const struct globals *g, json_t *o,
-                                const char *ptr, const char *(*getenv_fn)(const char *),
+                                const char *ptr, bridge_getenv_fn getenv_fn,
                                 struct bridge_deploy **out, struct pw_error *err)
 {
-    const char *provider = json_string_value(json_object_get(o, "provider"));
+    /* The schema has checked the name against the table's (its enum). */
+    const struct bridge_provider *p =
+        bridge_provider_find(json_string_value(json_object_get(o, "provider")));
     const char *model = json_string_value(json_object_get(o, "model"));
-    struct bridge_deploy *d = deploy_default(cfg, g, provider, model);
-    if (!d)
-        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
-    const char *region = json_string_value(json_object_get(o, "region"));
-    if (region && strcmp(provider, "bedrock") == 0) {
-        free((char *)d->t.region);
-        free((char *)d->t.base_url);
-        d->t.region = strdup(region);
-        d->t.base_url = bedrock_endpoint(cfg, region);
-    }
-    const char *base = json_string_value(json_object_get(o, "base_url"));
-    if (base) {
-        free((char *)d->t.base_url);
-        d->t.base_url = strdup(base);
-    }
-    json_t *creds = json_object_get(o, "credentials");
-    if (creds) {
-        /* Naming any variable means: these credentials, not the defaults. */
-        free((char *)d->t.api_key);
-        free((char *)d->t.access_key_id);
-        free((char *)d->t.secret_access_key);
-        free((char *)d->t.session_token);
-        d->t.api_key = d->t.access_key_id = d->t.secret_access_key = d->t.session_token = NULL;
-        const char *key_name = strcmp(provider, "openai") == 0 ? "api_key_env" : "bearer_token_env";
-        cred(creds, key_name, getenv_fn, &d->t.api_key);
-        cred(creds, "access_key_id_env", getenv_fn, &d->t.access_key_id);
-        cred(creds, "secret_access_key_env", getenv_fn, &d->t.secret_access_key);
-        cred(creds, "session_token_env", getenv_fn, &d->t.session_token);
-        if (strcmp(provider, "openai") == 0 && json_object_get(creds, "bearer_token_env")) {
-            deploy_free(d);
-            return pw_error_set(err, PW_ERR_INVALID, ptr,
-                                "%s/credentials: bearer_token_env is for bedrock; openai "
-                                "takes api_key_env", ptr);
-        }
-    }
+    if (!p)
+        return pw_error_set(err, PW_ERR_INVALID, ptr, "%s/provider: unknown provider", ptr);
+    struct bridge_deploy *d = NULL;
+    enum pw_err rc = deploy_new(cfg, g, p, model, o, getenv_fn, ptr, &d, err);
+    if (rc != PW_OK)
+        return rc;
     json_t *price = json_object_get(o, "price");
     if (price) {
+        d->priced = true;
         d->price_in = llround(json_number_value(json_object_get(price, "input")) * 1e6);
         d->price_out = llround(json_number_value(json_object_get(price, "output")) * 1e6);
     }
@@ -279,10 +218,6 @@ static enum pw_err build_deploy(struct bridge_config *cfg, const struct globals 
         d->retries = (int)json_integer_value(v);
     read_timeouts(json_object_get(o, "timeouts"), &d->connect_ms, &d->first_byte_ms,
                   &d->total_ms);
-    if (!d->t.base_url || (region && !d->t.region)) {
-        deploy_free(d);
-        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
-    }
     *out = d;
     return PW_OK;
 }
@@ -303,7 +238,7 @@ static void ptr_join(char *buf, size_t size, const char *base, const char *token
 }
 
 static enum pw_err build_aliases(struct bridge_config *cfg, const struct globals *g,
-                                 json_t *models, const char *(*getenv_fn)(const char *),
+                                 json_t *models, bridge_getenv_fn getenv_fn,
                                  struct pw_error *err)
 {
     size_t n = json_object_size(models);
@@ -418,27 +353,19 @@ static struct pw_jsonschema *schema_compile(struct pw_error *err)
     return s;
 }
 
-static enum pw_err env_defaults(struct bridge_config *cfg,
-                                const char *(*getenv_fn)(const char *), struct pw_error *err)
+/* Every provider's environment defaults, one slot per table row. */
+static enum pw_err env_defaults(struct bridge_config *cfg, bridge_getenv_fn getenv_fn,
+                                struct pw_error *err)
 {
-    const char *region = env(getenv_fn, "AWS_REGION");
-    if (!region)
-        region = env(getenv_fn, "AWS_DEFAULT_REGION");
-    const char *endpoint = env(getenv_fn, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME");
-    if (!endpoint)
-        endpoint = env(getenv_fn, "AWS_ENDPOINT_URL");
-    const char *base = env(getenv_fn, "OPENAI_BASE_URL");
-    cfg->openai_base = strdup(base ? base : OPENAI_DEFAULT_BASE);
-    cfg->openai_key = dup_or_null(env(getenv_fn, "OPENAI_API_KEY"));
-    cfg->aws_region = strdup(region ? region : "us-east-1");
-    cfg->aws_endpoint = dup_or_null(endpoint);
-    cfg->aws_key_id = dup_or_null(env(getenv_fn, "AWS_ACCESS_KEY_ID"));
-    cfg->aws_secret = dup_or_null(env(getenv_fn, "AWS_SECRET_ACCESS_KEY"));
-    cfg->aws_token = dup_or_null(env(getenv_fn, "AWS_SESSION_TOKEN"));
-    cfg->aws_bearer = dup_or_null(env(getenv_fn, "AWS_BEARER_TOKEN_BEDROCK"));
-    if (!cfg->openai_base || !cfg->aws_region)
+    size_t n = 0;
+    while (bridge_provider_at(n))
+        n++;
+    if (!(cfg->defaults = calloc(n, sizeof *cfg->defaults)))
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
-    return PW_OK;
+    enum pw_err rc = PW_OK;
+    for (size_t i = 0; rc == PW_OK && i < n; i++)
+        rc = bridge_provider_at(i)->defaults_new(getenv_fn, &cfg->defaults[i], err);
+    return rc;
 }
 
 /* The globals of the file (defaults when absent). */
@@ -484,8 +411,7 @@ static void keep_globals(struct bridge_config *cfg, const struct globals *g)
     cfg->breaker_cooldown_ms = g->cooldown_ms;
 }
 
-enum pw_err bridge_config_build(json_t *doc, const char *path,
-                                const char *(*getenv_fn)(const char *),
+enum pw_err bridge_config_build(json_t *doc, const char *path, bridge_getenv_fn getenv_fn,
                                 struct bridge_config **out, struct pw_error *err)
 {
     *out = NULL;
@@ -552,15 +478,8 @@ const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const 
     for (size_t i = 0; i < cfg->naliases; i++)
         if (strcmp(cfg->aliases[i].name, model) == 0)
             return &cfg->aliases[i];
-    const char *slash = strchr(model, '/');
-    const char *provider = NULL;
-    if (cfg->passthrough && slash && slash[1]) {
-        if ((size_t)(slash - model) == 6 && strncmp(model, "openai", 6) == 0)
-            provider = "openai";
-        else if ((size_t)(slash - model) == 7 && strncmp(model, "bedrock", 7) == 0)
-            provider = "bedrock";
-    }
-    if (!provider) {
+    const struct bridge_provider *p = cfg->passthrough ? bridge_provider_for_model(model) : NULL;
+    if (!p) {
         pw_error_set(err, PW_ERR_NOT_FOUND, "/model",
                      "The model '%s' does not exist or you do not have access to it.", model);
         return NULL;
@@ -579,7 +498,9 @@ const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const 
     struct bridge_alias **nd = realloc(cfg->dyn, (cfg->ndyn + 1) * sizeof *nd);
     if (nd)
         cfg->dyn = nd;
-    struct bridge_deploy *d = al && nd ? deploy_default(cfg, &g, provider, slash + 1) : NULL;
+    struct bridge_deploy *d = NULL;
+    if (al && nd)
+        deploy_new(cfg, &g, p, model + strlen(p->prefix), NULL, NULL, "/model", &d, NULL);
     if (al) {
         al->name = strdup(model);
         al->deps = calloc(1, sizeof *al->deps);

@@ -283,7 +283,8 @@ enum pw_err bridge_context_new(struct pw_mcp_server *srv, void (*wake)(void *ud)
     ctx->sync_id = -1;
     ctx->tools = json_array();
     ctx->names = json_object();
-    const struct pw_mcp_transport t = {on_send, ctx};
+    const struct pw_mcp_transport t = {.send = on_send, .ctx = ctx,
+                                       .name = PW_MCP_TRANSPORT_BRIDGE};
     enum pw_err rc = ctx->tools && ctx->names ? pw_mcp_session_new(srv, &t, &ctx->session, err)
                                               : pw_error_set(err, PW_ERR_NOMEM, NULL,
                                                              "context: out of memory");

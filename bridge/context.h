@@ -14,7 +14,7 @@
  *
  * Tool names: the catalog tools are offered to the model with the prefix
  * BRIDGE_CONTEXT_TOOL_PREFIX ("pennyworth_search_products"), so that they
- * cannot clash with a client's own tools of the same name; the router uses
+ * cannot clash with a client's own tools of the same name; the exchange uses
  * bridge_context_owns to tell which calls to run here and which to return
  * to the client.
  *

@@ -20,7 +20,7 @@
  *
  * Every other field (seed, user, logprobs, penalties, parallel_tool_calls,
  * stream_options, ...) has no Converse equivalent and is ignored, as the
- * issue asks; `model` is the router's business.
+ * issue asks; `model` is the deployment's business.
  *
  * Tool history without offered tools: Converse requires toolConfig whenever
  * the messages hold toolUse or toolResult blocks. When the request offers

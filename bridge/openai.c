@@ -15,6 +15,11 @@
  * (some compatible servers number every call 0 or leave the index out),
  * and id, type and function.name stay only in a call's first delta.
  *
+ * Configuration: OPENAI_BASE_URL (else DEFAULT_BASE) and OPENAI_API_KEY,
+ * the variables of the openai SDKs, overridden per deployment by base_url
+ * and credentials.api_key_env (naming any credential drops the default
+ * key).
+ *
  * A stream ends properly with [DONE], or with every choice finished (some
  * compatible servers omit [DONE]); anything else is a cut (PW_ERR_UPSTREAM,
  * retryable).
@@ -22,6 +27,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "bridge/bridge-int.h"
+#include "bridge/openai.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +36,7 @@
 #include "pennyworth/json.h"
 
 #define MAX_BODY ((size_t)64 * 1024 * 1024)
+#define DEFAULT_BASE "https://api.openai.com/v1"
 #define MAX_CALLS 128
 
 /* One choice's tool-call numbering. */
@@ -56,6 +63,80 @@ struct bridge_decoder {
     bool retryable;
 };
 
+/* configuration ----------------------------------------------------------------- */
+
+/* The environment's defaults. */
+struct env {
+    char *base, *key;
+};
+
+static void defaults_free(void *defaults)
+{
+    struct env *e = defaults;
+    if (!e)
+        return;
+    free(e->base);
+    free(e->key);
+    free(e);
+}
+
+static enum pw_err defaults_new(bridge_getenv_fn getenv_fn, void **out, struct pw_error *err)
+{
+    struct env *e = calloc(1, sizeof *e);
+    const char *base = bridge_env(getenv_fn, "OPENAI_BASE_URL");
+    if (e) {
+        e->base = strdup(base ? base : DEFAULT_BASE);
+        e->key = bridge_strdup_or_null(bridge_env(getenv_fn, "OPENAI_API_KEY"));
+    }
+    if (!e || !e->base) {
+        defaults_free(e);
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "out of memory");
+    }
+    *out = e;
+    return PW_OK;
+}
+
+static void target_free(struct bridge_target *base)
+{
+    struct bridge_openai_target *t = (struct bridge_openai_target *)base;
+    if (!t)
+        return;
+    free(t->base.model);
+    free(t->base.base_url);
+    free(t->api_key);
+    free(t);
+}
+
+static enum pw_err target_new(const void *defaults, const char *model, json_t *deploy,
+                              bridge_getenv_fn getenv_fn, const char *ptr,
+                              struct bridge_target **out, struct pw_error *err)
+{
+    const struct env *e = defaults;
+    *out = NULL;
+    json_t *creds = json_object_get(deploy, "credentials");
+    if (json_object_get(creds, "bearer_token_env"))
+        return pw_error_set(err, PW_ERR_INVALID, ptr,
+                            "%s/credentials: bearer_token_env is for bedrock; openai takes "
+                            "api_key_env", ptr);
+    struct bridge_openai_target *t = calloc(1, sizeof *t);
+    if (!t)
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
+    const char *base = json_string_value(json_object_get(deploy, "base_url"));
+    t->base.provider = &bridge_provider_openai;
+    t->base.model = strdup(model);
+    t->base.base_url = strdup(base ? base : e->base);
+    if (creds)
+        bridge_cred(creds, "api_key_env", getenv_fn, &t->api_key);
+    else
+        t->api_key = bridge_strdup_or_null(e->key);
+    if (!t->base.model || !t->base.base_url) {
+        target_free(&t->base);
+        return pw_error_set(err, PW_ERR_NOMEM, ptr, "%s: out of memory", ptr);
+    }
+    *out = &t->base;
+    return PW_OK;
+}
+
 /* prepare ----------------------------------------------------------------------- */
 
 static char *join_url(const char *base, const char *path)
@@ -79,14 +160,15 @@ static char *header_line(const char *name, const char *value)
     return h;
 }
 
-static enum pw_err prepare(const struct bridge_target *t, json_t *req, bool stream,
+static enum pw_err prepare(const struct bridge_target *target, json_t *req, bool stream,
                            long long now, struct bridge_http *out, struct pw_error *err)
 {
+    const struct bridge_openai_target *t = (const struct bridge_openai_target *)target;
     memset(out, 0, sizeof *out);
     json_t *body = json_copy(req);
     if (!body)
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "openai: out of memory");
-    json_object_set_new(body, "model", json_string(t->model));
+    json_object_set_new(body, "model", json_string(t->base.model));
     json_object_set_new(body, "stream", json_boolean(stream));
     if (stream) {
         json_t *so = json_object_get(body, "stream_options");
@@ -99,7 +181,7 @@ static enum pw_err prepare(const struct bridge_target *t, json_t *req, bool stre
     out->body = json_dumps(body, PW_JSON_WIRE);
     json_decref(body);
     out->method = strdup("POST");
-    out->url = join_url(t->base_url ? t->base_url : "https://api.openai.com/v1",
+    out->url = join_url(t->base.base_url ? t->base.base_url : DEFAULT_BASE,
                         "/chat/completions");
     out->headers = calloc(5, sizeof *out->headers);
     if (!out->body || !out->method || !out->url || !out->headers) {
@@ -421,6 +503,11 @@ static void decoder_free(struct bridge_decoder *d)
 
 const struct bridge_provider bridge_provider_openai = {
     .name = "openai",
+    .prefix = "openai/",
+    .defaults_new = defaults_new,
+    .defaults_free = defaults_free,
+    .target_new = target_new,
+    .target_free = target_free,
     .prepare = prepare,
     .error = error,
     .decoder_new = decoder_new,

@@ -1,11 +1,15 @@
 /*
  * Providers, bridge-private: one vtable row per upstream API (OpenAI chat
  * completions, Bedrock Converse), registered in a table (providers.c) and
- * looked up by name. A provider knows how to turn a normalised OpenAI chat
- * request into an HTTP request for its API, and how to turn the bytes that
- * come back into OpenAI objects. It knows nothing of sockets, retries,
- * routing or the client: the router (above) drives it, the upstream layer
- * (upstream.h, below) moves the bytes.
+ * looked up by name or by the prefix of a model name. A provider knows its
+ * own configuration (the environment variables it reads, the deployment
+ * members and credentials it takes, into a target of its own shape), how
+ * to turn a normalised OpenAI chat request into an HTTP request for its
+ * API, and how to turn the bytes that come back into OpenAI objects. It
+ * knows nothing of sockets, retries, routing or the client: the exchange
+ * (attempt.c, above) drives it, the upstream layer (upstream.h, below)
+ * moves the bytes. Adding a provider is adding a row (providers.c) and its
+ * file, and its name to the configuration schema's provider enum.
  *
  * Output model: a response decoder appends OpenAI chat.completion.chunk
  * objects to an array as upstream bytes arrive (streamed upstream), or
@@ -30,21 +34,20 @@
 
 #include "pennyworth/error.h"
 
-/* Credentials and endpoint of one deployment, resolved from configuration
- * or the environment at start-up (strings owned by the router's config). */
+typedef const char *(*bridge_getenv_fn)(const char *name);
+
+/*
+ * Where one deployment's requests go, as its provider reads it: every
+ * provider's own target struct starts with this one (openai.h, bedrock.h)
+ * and adds its credentials, so the exchange only ever sees the common part.
+ * Made by the provider's `target_new`, freed by its `target_free`.
+ */
 struct bridge_target {
-    const char *provider;        /* "openai" | "bedrock" */
-    const char *model;           /* the upstream model id ("gpt-4o-mini",
+    const struct bridge_provider *provider;
+    char *model;                 /* the upstream model id ("gpt-4o-mini",
                                     "anthropic.claude-3-5-sonnet-20240620-v1:0",
                                     "us.anthropic...:0" inference profiles) */
-    const char *base_url;        /* openai: ".../v1"; bedrock: the endpoint
-                                    ("https://bedrock-runtime.REGION.amazonaws.com"
-                                    or an override) */
-    const char *api_key;         /* openai: bearer key; bedrock: AWS_BEARER_TOKEN_BEDROCK */
-    const char *region;          /* bedrock */
-    const char *access_key_id;   /* bedrock SigV4 */
-    const char *secret_access_key;
-    const char *session_token;   /* may be NULL */
+    char *base_url;              /* the endpoint requests go to */
 };
 
 /* One prepared upstream HTTP request; every string is new (the caller frees
@@ -70,7 +73,23 @@ struct bridge_decode_ctx {
 };
 
 struct bridge_provider {
-    const char *name;
+    const char *name;            /* a deployment's "provider" member */
+    const char *prefix;          /* model names it takes by prefix ("openai/NAME") */
+
+    /* Configuration. `defaults_new` reads the provider's environment
+     * variables once at start-up (*out new, for defaults_free);
+     * `target_new` makes one deployment's target from those defaults and
+     * the deployment's provider-specific members of `deploy` (the
+     * configuration file's object, borrowed; NULL for a deployment made by
+     * prefix routing), with variables the file names read through
+     * `getenv_fn`. Errors name `ptr`, the deployment's JSON pointer, and
+     * read "POINTER/member: reason". */
+    enum pw_err (*defaults_new)(bridge_getenv_fn getenv_fn, void **out, struct pw_error *err);
+    void (*defaults_free)(void *defaults);
+    enum pw_err (*target_new)(const void *defaults, const char *model, json_t *deploy,
+                              bridge_getenv_fn getenv_fn, const char *ptr,
+                              struct bridge_target **out, struct pw_error *err);
+    void (*target_free)(struct bridge_target *t);
 
     /* Builds the HTTP request. `req` (borrowed) is the client's OpenAI
      * request with our own fields removed; `stream` says whether to use the
@@ -102,6 +121,21 @@ struct bridge_provider {
 
 /* The provider named `name`, or NULL (borrowed, static). */
 const struct bridge_provider *bridge_provider_find(const char *name);
+/* The provider whose prefix starts `model` ("openai/NAME"), with something
+ * after the prefix, or NULL. */
+const struct bridge_provider *bridge_provider_for_model(const char *model);
+/* Row `i` of the table, NULL past its end (for configuration, which keeps
+ * one set of defaults per row). */
+const struct bridge_provider *bridge_provider_at(size_t i);
+
+/* Helpers for the providers' configuration (providers.c). */
+/* The variable's value when set and not empty, else NULL (borrowed). */
+const char *bridge_env(bridge_getenv_fn getenv_fn, const char *name);
+/* A copy of `s` (new), or NULL for NULL and "". */
+char *bridge_strdup_or_null(const char *s);
+/* When `creds` names a variable under `key`, replaces *slot with its value
+ * (new; NULL when unset). */
+void bridge_cred(json_t *creds, const char *key, bridge_getenv_fn getenv_fn, char **slot);
 
 extern const struct bridge_provider bridge_provider_openai;  /* openai.c */
 extern const struct bridge_provider bridge_provider_bedrock; /* bedrock.c */

@@ -1,7 +1,9 @@
 /*
  * The provider table: every upstream API the bridge can call, one vtable
- * row each (provider.h), looked up by the name a deployment gives. Adding a
- * provider is adding a row here and its own file.
+ * row each (provider.h), looked up by the name a deployment gives or the
+ * prefix of a model name routed by prefix. Adding a provider is adding a
+ * row here and its own file. Also the small helpers the rows share for
+ * reading their configuration (environment variables, named credentials).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,12 +17,46 @@ static const struct bridge_provider *const providers[] = {
     &bridge_provider_bedrock,
 };
 
+#define NPROVIDERS (sizeof providers / sizeof providers[0])
+
 const struct bridge_provider *bridge_provider_find(const char *name)
 {
-    for (size_t i = 0; name && i < sizeof providers / sizeof providers[0]; i++)
+    for (size_t i = 0; name && i < NPROVIDERS; i++)
         if (strcmp(providers[i]->name, name) == 0)
             return providers[i];
     return NULL;
+}
+
+const struct bridge_provider *bridge_provider_for_model(const char *model)
+{
+    for (size_t i = 0; model && i < NPROVIDERS; i++) {
+        size_t n = strlen(providers[i]->prefix);
+        if (strncmp(model, providers[i]->prefix, n) == 0 && model[n])
+            return providers[i];
+    }
+    return NULL;
+}
+
+const struct bridge_provider *bridge_provider_at(size_t i)
+{
+    return i < NPROVIDERS ? providers[i] : NULL;
+}
+
+const char *bridge_env(bridge_getenv_fn getenv_fn, const char *name)
+{
+    const char *v = name ? getenv_fn(name) : NULL;
+    return v && *v ? v : NULL;
+}
+
+char *bridge_strdup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+void bridge_cred(json_t *creds, const char *key, bridge_getenv_fn getenv_fn, char **slot)
+{
+    const char *name = json_string_value(json_object_get(creds, key));
+    if (!name)
+        return;
+    free(*slot);
+    *slot = bridge_strdup_or_null(bridge_env(getenv_fn, name));
 }
 
 void bridge_http_clear(struct bridge_http *h)

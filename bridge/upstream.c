@@ -34,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "pennyworth/clock.h"
 
 #define DEF_CONNECT_MS 10000
 #define DEF_FIRST_BYTE_MS 60000
@@ -106,13 +107,6 @@ struct bridge_xfer {
     size_t hlen, hcap;
     char errbuf[CURL_ERROR_SIZE];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void xfer_destroy(struct bridge_xfer *x)
 {
@@ -306,7 +300,7 @@ static void run_cmd(struct bridge_upstream *up, struct cmd *c)
             unref(x); /* the curl side's reference: never added */
             break;
         }
-        x->first_byte_at = now_ms() + x->first_byte_ms;
+        x->first_byte_at = pw_clock_ms() + x->first_byte_ms;
         if (curl_multi_add_handle(up->multi, x->easy) != CURLM_OK) {
             struct event *e = calloc(1, sizeof *e);
             if (e) {
@@ -368,7 +362,7 @@ static void watch_drop(struct watch *w, struct bridge_xfer *x)
  * may sleep before the next such deadline. */
 static int check_first_byte(struct bridge_upstream *up, struct watch *w)
 {
-    long long now = now_ms();
+    long long now = pw_clock_ms();
     long long next = now + IDLE_POLL_MS;
     for (size_t i = 0; i < w->n;) {
         struct bridge_xfer *x = w->v[i];

@@ -18,7 +18,7 @@
  * Deadlines per transfer: connect, first byte (status line received), and
  * total; a deadline ends the transfer with PW_ERR_TIMEOUT and a message
  * naming which one. Retries, backoff and circuit breaking are policy and
- * live above this layer (the router); this layer reports what happened.
+ * live above this layer (attempt.c); this layer reports what happened.
  *
  * SPDX-License-Identifier: MIT
  */

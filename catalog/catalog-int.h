@@ -128,6 +128,20 @@ int catalog_currency_exponent(const char *currency);
  */
 bool catalog_parse_decimal(const char *s, int exponent, int64_t *out, const char **reason);
 
+/*
+ * A JSON number as decimal text for catalog_parse_decimal: an integer as
+ * is, a real as the shortest of 15-17 significant digits that reads back
+ * as the same double (19.99, not 19.989999999999998). False, with `buf`
+ * untouched, when `v` is not a number.
+ */
+bool catalog_json_decimal(json_t *v, char *buf, size_t n);
+
+/* A price given as a JSON number in major units to minor units of
+ * `currency` (NULL = USD), exactly; false with a static reason as
+ * catalog_parse_decimal. */
+bool catalog_price_from_json(json_t *v, const char *currency, int64_t *minor,
+                             const char **reason);
+
 /* "19.99" for 1999 with exponent 2. */
 void catalog_format_decimal(int64_t minor, int exponent, char *buf, size_t n);
 

@@ -33,6 +33,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pennyworth/buf.h"
+
 #define PROGRESS_STEP (1u << 20) /* call progress() every MiB */
 
 struct import {
@@ -398,31 +400,30 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
     return PW_OK;
 }
 
-/* Reads a file that cannot be mapped (a pipe, /dev/stdin) into memory. */
+/* Reads a file that cannot be mapped (a pipe, /dev/stdin) into memory: a
+ * new buffer, or NULL with errno set. */
 static char *slurp(int fd, size_t *len)
 {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p)
-                break;
-            buf = p;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r == 0) {
-            *len = n;
-            return buf;
-        }
-        if (r < 0 && errno != EINTR)
+    struct pw_buf b = {0};
+    char chunk[16384];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r == 0)
             break;
-        if (r > 0)
-            n += (size_t)r;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            pw_buf_free(&b);
+            return NULL;
+        }
+        if (pw_buf_append(&b, chunk, (size_t)r) != PW_OK) {
+            pw_buf_free(&b);
+            errno = ENOMEM;
+            return NULL;
+        }
     }
-    free(buf);
-    return NULL;
+    *len = b.len;
+    return pw_buf_take(&b);
 }
 
 enum pw_err pw_catalog_import(struct pw_catalog *cat, const char *file, FILE *diag,

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
+
 #define FIELDS_MAX 256
 
 struct reader {
@@ -31,31 +33,21 @@ struct reader {
     size_t len;
     size_t pos;
     size_t line;       /* line of buf[pos] */
-    char *scratch;     /* unescaped field text */
-    size_t scratch_cap;
-    size_t used;       /* bytes of scratch in use by this record */
+    struct pw_buf scratch; /* the record's unescaped field text, max CATALOG_ROW_MAX + 1 */
     size_t start[FIELDS_MAX], size[FIELDS_MAX];
     int nfields;
     const char *error; /* why the record is bad, or NULL */
     bool too_long;     /* over CATALOG_ROW_MAX: fields truncated */
 };
 
+/* False only when out of memory; past the bound the record is marked too
+ * long and scanning goes on without storing. */
 static bool put(struct reader *r, char c)
 {
-    if (r->used > CATALOG_ROW_MAX) {
-        r->too_long = true; /* keep scanning, stop storing */
-        return true;
-    }
-    if (r->used == r->scratch_cap) {
-        size_t cap = r->scratch_cap ? 2 * r->scratch_cap : 4096;
-        char *p = realloc(r->scratch, cap);
-        if (!p)
-            return false;
-        r->scratch = p;
-        r->scratch_cap = cap;
-    }
-    r->scratch[r->used++] = c;
-    return true;
+    enum pw_err rc = pw_buf_append(&r->scratch, &c, 1);
+    if (rc == PW_ERR_TOO_LARGE)
+        r->too_long = true;
+    return rc != PW_ERR_NOMEM;
 }
 
 /* Reads one record into r->fields. Returns false at end of input or when
@@ -63,13 +55,13 @@ static bool put(struct reader *r, char c)
 static bool record(struct reader *r)
 {
     r->nfields = 0;
-    r->used = 0;
+    pw_buf_clear(&r->scratch);
     r->error = NULL;
     r->too_long = false;
     if (r->pos >= r->len)
         return false;
     for (;;) {
-        size_t fstart = r->used;
+        size_t fstart = r->scratch.len;
         bool quoted = r->pos < r->len && r->buf[r->pos] == '"';
         if (quoted) {
             r->pos++;
@@ -106,7 +98,7 @@ static bool record(struct reader *r)
         }
         if (r->nfields < FIELDS_MAX) {
             r->start[r->nfields] = fstart;
-            r->size[r->nfields] = r->used - fstart;
+            r->size[r->nfields] = r->scratch.len - fstart;
         } else if (!r->error) {
             r->error = "more than 256 fields";
         }
@@ -147,6 +139,7 @@ int catalog_csv_rows(const char *buf, size_t len, catalog_row_fn fn, void *ctx)
         stop = fn(ctx, 1, 0, NULL, "row", "out of memory");
         goto out;
     }
+    pw_buf_init(&r->scratch, CATALOG_ROW_MAX + 1);
     r->buf = buf;
     r->len = len;
     r->line = 1;
@@ -162,7 +155,7 @@ int catalog_csv_rows(const char *buf, size_t len, catalog_row_fn fn, void *ctx)
         goto out;
     }
     for (int i = 0; i < r->nfields; i++) {
-        json_t *name = json_stringn(r->scratch + r->start[i], r->size[i]);
+        json_t *name = json_stringn(pw_buf_str(&r->scratch) + r->start[i], r->size[i]);
         if (!name || r->size[i] == 0) {
             json_decref(name);
             stop = fn(ctx, 1, r->pos, NULL, "header",
@@ -195,7 +188,7 @@ int catalog_csv_rows(const char *buf, size_t len, catalog_row_fn fn, void *ctx)
         for (int i = 0; row && i < r->nfields; i++) {
             if (r->size[i] == 0)
                 continue;
-            json_t *v = json_stringn(r->scratch + r->start[i], r->size[i]);
+            json_t *v = json_stringn(pw_buf_str(&r->scratch) + r->start[i], r->size[i]);
             if (!v) {
                 reason = "invalid UTF-8";
                 json_decref(row);
@@ -213,7 +206,7 @@ int catalog_csv_rows(const char *buf, size_t len, catalog_row_fn fn, void *ctx)
     }
 out:
     if (r)
-        free(r->scratch);
+        pw_buf_free(&r->scratch);
     free(r);
     json_decref(header);
     return stop;

@@ -12,11 +12,11 @@
  */
 #include "catalog/mcp-int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/log.h"
 
 struct pw_catalog *catalog_mcp_conn(struct pw_catalog_mcp *cm, struct pw_error *err)
@@ -42,27 +42,6 @@ struct pw_catalog *catalog_mcp_conn(struct pw_catalog_mcp *cm, struct pw_error *
     return cat;
 }
 
-/* Appends formatted text to a growing string; keeps going on failure. */
-static void append(char **s, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char **s, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    char *grown = realloc(*s, *len + (size_t)n + 1);
-    if (!grown)
-        return;
-    *s = grown;
-    va_start(ap, fmt);
-    vsnprintf(*s + *len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    *len += (size_t)n;
-}
-
 static const char *str(json_t *o, const char *key)
 {
     const char *v = json_string_value(json_object_get(o, key));
@@ -74,34 +53,43 @@ static const char *price(json_t *p)
     return str(json_object_get(p, "price"), "formatted");
 }
 
+/* Out of memory while rendering gives "" (or NULL if even that fails): the
+ * structured content still carries the product. */
+static char *rendered(struct pw_buf *b)
+{
+    char *s = pw_buf_take(b);
+    return s ? s : strdup("");
+}
+
 char *catalog_mcp_render_product(json_t *p)
 {
-    char *s = NULL;
-    size_t len = 0;
+    struct pw_buf b = {0};
     const char *brand = str(p, "brand");
-    append(&s, &len, "%s%s%s%s\n", str(p, "name"), *brand ? " by " : "", brand, "");
-    append(&s, &len, "id %s, sku %s, category %s\n", str(p, "id"), str(p, "sku"),
-           str(p, "category"));
-    append(&s, &len, "price %s, %s (stock %" JSON_INTEGER_FORMAT "), rating %.2f/5\n",
-           price(p), str(p, "availability"), json_integer_value(json_object_get(p, "stock")),
-           json_number_value(json_object_get(p, "rating")));
-    append(&s, &len, "%s", str(p, "description"));
-    return s ? s : strdup("");
+    pw_buf_appendf(&b, "%s%s%s\n", str(p, "name"), *brand ? " by " : "", brand);
+    pw_buf_appendf(&b, "id %s, sku %s, category %s\n", str(p, "id"), str(p, "sku"),
+                   str(p, "category"));
+    pw_buf_appendf(&b, "price %s, %s (stock %" JSON_INTEGER_FORMAT "), rating %.2f/5\n",
+                   price(p), str(p, "availability"),
+                   json_integer_value(json_object_get(p, "stock")),
+                   json_number_value(json_object_get(p, "rating")));
+    pw_buf_append_str(&b, str(p, "description"));
+    return rendered(&b);
 }
 
 char *catalog_mcp_render_list(json_t *products, const char *heading)
 {
-    char *s = NULL;
-    size_t len = 0, i;
+    struct pw_buf b = {0};
+    size_t i;
     json_t *p;
-    append(&s, &len, "%s", heading);
+    pw_buf_append_str(&b, heading);
     json_array_foreach(products, i, p) {
         const char *brand = str(p, "brand");
-        append(&s, &len, "\n%zu. %s%s%s%s - %s - %s - %.1f/5 - id %s", i + 1, str(p, "name"),
-               *brand ? " (" : "", brand, *brand ? ")" : "", price(p), str(p, "availability"),
-               json_number_value(json_object_get(p, "rating")), str(p, "id"));
+        pw_buf_appendf(&b, "\n%zu. %s%s%s%s - %s - %s - %.1f/5 - id %s", i + 1,
+                       str(p, "name"), *brand ? " (" : "", brand, *brand ? ")" : "", price(p),
+                       str(p, "availability"), json_number_value(json_object_get(p, "rating")),
+                       str(p, "id"));
     }
-    return s ? s : strdup("");
+    return rendered(&b);
 }
 
 enum pw_err pw_catalog_mcp_register(struct pw_mcp_server *srv, const char *db_path,

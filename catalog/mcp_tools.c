@@ -19,12 +19,13 @@
  */
 #include "catalog/mcp-int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/catalog-int.h"
 #include "catalog/mcp_schemas.h"
+#include "pennyworth/buf.h"
 #include "pennyworth/mcp_modern.h"
 
 /* Finishes with a tool error for a catalog failure. */
@@ -53,11 +54,28 @@ static json_t *product_arg(struct pw_mcp_call *call, json_t *args, void *ud)
     return p;
 }
 
-/* A price in major units (a JSON number) to minor units, or -1 if absent. */
-static int64_t opt_price(json_t *args, const char *key)
+/*
+ * The price filter `key` (a JSON number in major units; the schema allows
+ * nothing else) in minor units, -1 when absent. Parsed exactly, by the same
+ * rules as the CLI's --min-price (pw_catalog_price_parse): 19.99 is 1999,
+ * never 1998 from a binary product, and a bound with more decimals than the
+ * currency has is refused, not rounded. Filter bounds are USD-shaped
+ * (two decimals) as on the CLI: search compares minor units as stored.
+ * False after setting `e` (pointer "/<key>") when the bound is refused.
+ */
+static bool opt_price(json_t *args, const char *key, int64_t *minor, struct pw_error *e)
 {
     json_t *v = json_object_get(args, key);
-    return json_is_number(v) ? (int64_t)llround(json_number_value(v) * 100.0) : -1;
+    const char *reason = NULL;
+    *minor = -1;
+    if (!v)
+        return true;
+    if (catalog_price_from_json(v, NULL, minor, &reason))
+        return true;
+    char ptr[32];
+    snprintf(ptr, sizeof ptr, "/%s", key);
+    pw_error_set(e, PW_ERR_INVALID, ptr, "%s: %s", key, reason);
+    return false;
 }
 
 static const struct {
@@ -85,8 +103,11 @@ static void search_products(struct pw_mcp_call *call, json_t *args, void *ud)
     q.brand = opt_str(args, "brand");
     q.availability = opt_str(args, "availability");
     q.cursor = opt_str(args, "cursor");
-    q.min_price_minor = opt_price(args, "min_price");
-    q.max_price_minor = opt_price(args, "max_price");
+    if (!opt_price(args, "min_price", &q.min_price_minor, &e) ||
+        !opt_price(args, "max_price", &q.max_price_minor, &e)) {
+        fail_tool(call, &e);
+        return;
+    }
     json_t *rating = json_object_get(args, "min_rating");
     if (json_is_number(rating))
         q.min_rating = json_number_value(rating);
@@ -134,24 +155,16 @@ static void list_categories(struct pw_mcp_call *call, json_t *args, void *ud)
         fail_tool(call, &e);
         return;
     }
-    char *text = NULL;
-    size_t len = 0, i;
+    struct pw_buf b = {0};
+    size_t i;
     json_t *c;
-    json_array_foreach(cats, i, c) {
-        char line[200];
-        int n = snprintf(line, sizeof line, "%s%s (%" JSON_INTEGER_FORMAT ")", i ? "\n" : "",
-                         json_string_value(json_object_get(c, "name")),
-                         json_integer_value(json_object_get(c, "count")));
-        char *grown = realloc(text, len + (size_t)n + 1);
-        if (!grown)
-            break;
-        text = grown;
-        memcpy(text + len, line, (size_t)n + 1);
-        len += (size_t)n;
-    }
+    json_array_foreach(cats, i, c)
+        pw_buf_appendf(&b, "%s%s (%" JSON_INTEGER_FORMAT ")", i ? "\n" : "",
+                       json_string_value(json_object_get(c, "name")),
+                       json_integer_value(json_object_get(c, "count")));
     pw_mcp_call_finish(call, pw_mcp_tool_result(json_pack("{s:o}", "categories", cats),
-                                                text ? text : "no categories"));
-    free(text);
+                                                b.len ? b.data : "no categories"));
+    pw_buf_free(&b);
 }
 
 static void compare_products(struct pw_mcp_call *call, json_t *args, void *ud)

@@ -7,7 +7,9 @@
  * "19.99" is exactly 1999 and "0.1" + "0.2" problems cannot arise; a price
  * with more fraction digits than the currency has ("19.999 USD") is
  * refused rather than rounded. The number of fraction digits comes from
- * ISO 4217 (JPY 0, KWD 3, most 2).
+ * ISO 4217 (JPY 0, KWD 3, most 2). A price that arrives as a JSON number
+ * (an import row, an MCP tool argument) goes through the same parser: it is
+ * first printed back as the decimal it was written as (catalog_json_decimal).
  *
  * Availability has three canonical values; the stock thresholds that map a
  * stock level onto them (CATALOG_LIMITED_MAX) live in catalog-int.h.
@@ -19,6 +21,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ISO 4217 currencies whose minor unit is not 1/100. */
@@ -134,6 +137,39 @@ bool catalog_parse_decimal(const char *s, int exponent, int64_t *out, const char
 too_large:
     *reason = "too large";
     return false;
+}
+
+bool catalog_json_decimal(json_t *v, char *buf, size_t n)
+{
+    if (json_is_integer(v)) {
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    /* The JSON text is gone once jansson has read it into a double, but a
+     * decimal of up to 15 significant digits comes back exactly from "%.15g"
+     * (a double holds 15.9 digits): "19.99" reads as 19.989999999999998 and
+     * prints as 19.99. Doubles that need more digits to read back the same
+     * get 16 or 17, so what was sent is never silently rounded to fit. */
+    double d = json_real_value(v);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return true;
+}
+
+bool catalog_price_from_json(json_t *v, const char *currency, int64_t *minor,
+                             const char **reason)
+{
+    char text[64];
+    if (!catalog_json_decimal(v, text, sizeof text)) {
+        *reason = "not a number";
+        return false;
+    }
+    return catalog_parse_decimal(text, catalog_currency_exponent(currency), minor, reason);
 }
 
 enum pw_err pw_catalog_price_parse(const char *decimal, const char *currency,

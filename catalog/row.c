@@ -152,17 +152,11 @@ static bool read_currency(json_t *v, struct catalog_product *p, struct catalog_r
 /* A JSON number or numeric string as decimal text; false if neither. */
 static bool number_text(json_t *v, char *buf, size_t n)
 {
-    if (json_is_integer(v))
-        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v))
-        /* 15 significant digits give back the decimal the file held for any
-         * price with at most 15 digits (a double holds 15.9). */
-        snprintf(buf, n, "%.15g", json_real_value(v));
-    else if (json_is_string(v))
+    if (json_is_string(v)) {
         snprintf(buf, n, "%s", json_string_value(v));
-    else
-        return false;
-    return true;
+        return true;
+    }
+    return catalog_json_decimal(v, buf, n);
 }
 
 static bool read_price(json_t *row, struct catalog_product *p, struct catalog_row_error *e)

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pennyworth/catalog.h"
+#include "pennyworth/clock.h"
 
 #define PROGRESS_MIN_BYTES (8u << 20) /* no bar for files under 8 MiB */
 
@@ -165,16 +165,15 @@ static int run_import(const struct subcommand *sc, int argc, char **argv, const 
     struct bar bar = {.last = -1};
     struct pw_import_report report;
     struct pw_error err = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = pw_clock_us();
     enum pw_err rc = pw_catalog_import(cat, file, stderr, show ? draw : NULL, &bar, &report, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t t1 = pw_clock_us();
     if (show)
         fputc('\n', stderr);
     pw_catalog_close(cat);
     if (rc != PW_OK)
         return fail(sc, &err);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = (double)(t1 - t0) / 1e6;
     printf("imported %zu products from %s\n", report.imported, file);
     if (show)
         fprintf(stderr, "(%.2f s)\n", secs);

@@ -24,9 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pennyworth/access.h"
+#include "pennyworth/buf.h"
+#include "pennyworth/clock.h"
 
 struct keys_opts {
     const char *db, *url, *name, *tier, *budget, *models, *scopes, *expires;
@@ -54,23 +55,10 @@ static void usage(FILE *f)
 
 /* Remote calls ------------------------------------------------------------------ */
 
-struct buf {
-    char *p;
-    size_t len;
-};
-
+/* curl's write callback: a short count makes curl fail the transfer. */
 static size_t collect(char *data, size_t size, size_t n, void *ud)
 {
-    struct buf *b = ud;
-    size_t add = size * n;
-    char *p = realloc(b->p, b->len + add + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->len, data, add);
-    b->p = p;
-    b->len += add;
-    b->p[b->len] = '\0';
-    return add;
+    return pw_buf_append(ud, data, size * n) == PW_OK ? size * n : 0;
 }
 
 int cli_admin_call(const char *url, const char *method, const char *path, const json_t *body,
@@ -96,7 +84,7 @@ int cli_admin_call(const char *url, const char *method, const char *path, const 
     h = curl_slist_append(h, "Content-Type: application/json");
     OPENSSL_cleanse(auth, sizeof auth);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct buf b = {0};
+    struct pw_buf b = {0};
     curl_easy_setopt(c, CURLOPT_URL, full);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -114,7 +102,7 @@ int cli_admin_call(const char *url, const char *method, const char *path, const 
     curl_easy_cleanup(c);
     free(text);
     int result = 0;
-    json_t *j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    json_t *j = b.data ? json_loads(b.data, 0, NULL) : NULL;
     if (rc != CURLE_OK) {
         fprintf(stderr, "pennyworth: %s: %s\n", full, curl_easy_strerror(rc));
         result = 1;
@@ -127,9 +115,9 @@ int cli_admin_call(const char *url, const char *method, const char *path, const 
         fprintf(stderr, "pennyworth: %s: the answer is not JSON\n", path);
         result = 1;
     }
-    if (b.p)
-        OPENSSL_cleanse(b.p, b.len);
-    free(b.p);
+    if (b.data)
+        OPENSSL_cleanse(b.data, b.len);
+    pw_buf_free(&b);
     if (result)
         json_decref(j);
     else
@@ -298,7 +286,7 @@ static int local(const struct keys_opts *o, const char *verb, const char *id)
             rc = 2;
         } else {
             if (ms)
-                spec.expires_at = (int64_t)time(NULL) + ms / 1000;
+                spec.expires_at = (pw_clock_wall_ms() + ms) / 1000;
             if (pw_access_key_create(acc, &spec, key, &out, &err) == PW_OK)
                 print_new_key(key, out, o->json);
         }

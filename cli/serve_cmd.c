@@ -97,6 +97,8 @@ static void usage(FILE *f)
             "                         authentication N times in WINDOW (e.g. 100/5m; 0 = off;\n"
             "                         default 2000/5m or --access-config's ipLimit);\n"
             "                         authenticated requests never count\n"
+            "  --access-log           one JSON line per request on stderr (request id,\n"
+            "                         route, status, latency, key id, model, tokens)\n"
             "  --cache-ttl SECONDS    answer identical non-streamed requests at temperature 0\n"
             "                         from memory for this long (default 0 = no cache)\n"
             "                         (without keys the server is open on loopback only)\n"
@@ -135,6 +137,7 @@ struct serve_opts {
     bool ip_limit_set;  /* --ip-limit given: over the access configuration's */
     struct pw_access_ip_limit ip_limit;
     long long cache_s;  /* response cache TTL (0: no cache) */
+    bool access_log;    /* a JSON line per request on stderr */
 };
 
 /* 0 ok, 1 --help shown, 2 usage error. */
@@ -143,7 +146,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
            O_GRACE, O_PING, O_HELP, O_WEB_ROOT,
            O_CONFIG, O_ALLOW_OPEN, O_ACCESS_CONFIG, O_CACHE, O_IP_LIMIT, O_BODY_MEMORY,
-           O_BODY_TIMEOUT };
+           O_BODY_TIMEOUT, O_ACCESS_LOG };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"db", required_argument, NULL, O_DB},
@@ -166,6 +169,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"access-config", required_argument, NULL, O_ACCESS_CONFIG},
         {"cache-ttl", required_argument, NULL, O_CACHE},
         {"ip-limit", required_argument, NULL, O_IP_LIMIT},
+        {"access-log", no_argument, NULL, O_ACCESS_LOG},
         {NULL, 0, NULL, 0},
     };
     snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
@@ -211,6 +215,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         case O_HELP: usage(stdout); return 1;
         case O_WEB_ROOT: o->web_root = optarg; break;
         case O_ALLOW_OPEN: o->allow_open = true; break;
+        case O_ACCESS_LOG: o->access_log = true; break;
         case O_ACCESS_CONFIG: o->access_config = optarg; break;
         case O_IP_LIMIT:
             if (!pw_access_ip_limit_parse(optarg, &o->ip_limit)) {
@@ -349,7 +354,8 @@ int cli_serve(int argc, char **argv)
     pw_access_bridge_hooks(acc, &hooks);
     /* The LLM bridge: its configuration is checked before anything binds. */
     struct pw_bridge_options bo = {.config_path = o.config, .mcp = mcp, .hooks = &hooks,
-                                   .cache_ttl_ms = o.cache_s * 1000};
+                                   .cache_ttl_ms = o.cache_s * 1000,
+                                   .admit_class = PW_ACCESS_ROUTE_CHAT};
     if (pw_bridge_new(&bo, &bridge, &err) != PW_OK)
         goto out;
 
@@ -365,6 +371,7 @@ int cli_serve(int argc, char **argv)
         .body_timeout_s = (int)o.body_timeout_s,
         .grace_ms = (int)o.grace_ms,
         .ws_ping_s = (int)o.ping_s,
+        .access_log = o.access_log,
     };
     if (pw_server_new(&so, &srv, &err) != PW_OK)
         goto out;
@@ -387,7 +394,7 @@ int cli_serve(int argc, char **argv)
     ticker.cm = cm;
     struct pw_mcp_gate gate;
     pw_access_mcp_gate(acc, &gate);
-    ho.gate = &gate;
+    ho.admit_class = PW_ACCESS_ROUTE_MCP;
     struct pw_mcp_ws_options wso = {.gate = &gate};
     if (pw_mcp_ws_attach(srv, mcp, &wso, &ws, &err) != PW_OK ||
         pw_mcp_http_attach(srv, mcp, &ho, &http, &err) != PW_OK ||

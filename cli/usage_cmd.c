@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pennyworth/access.h"
+#include "pennyworth/clock.h"
 
 static void usage(FILE *f)
 {
@@ -115,8 +115,7 @@ int cli_usage(int argc, char **argv)
         struct pw_error err = {0};
         enum pw_err rc = path ? pw_access_open(&ao, &acc, &err) : PW_ERR_NOMEM;
         if (!rc)
-            rc = pw_access_usage_report(acc, by, (int64_t)time(NULL) * 1000 - since_ms, &rep,
-                                        &err);
+            rc = pw_access_usage_report(acc, by, pw_clock_wall_ms() - since_ms, &rep, &err);
         pw_access_close(acc);
         free(path);
         if (rc) {

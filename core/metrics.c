@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/encode.h"
 #include "pennyworth/log.h"
 
@@ -477,93 +478,63 @@ double pw_metric_value(struct pw_metric *f, const char *const *values)
 
 /* Rendering ------------------------------------------------------------------ */
 
-struct out {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (o->len + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = true;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
-
 /* HELP text escapes backslash and newline; label values also the quote. */
-static void escaped(struct out *o, const char *s, bool quote)
+static void escaped(struct pw_buf *o, const char *s, bool quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            puts_(o, "\\\\");
+            pw_buf_append_str(o, "\\\\");
         else if (*s == '\n')
-            puts_(o, "\\n");
+            pw_buf_append_str(o, "\\n");
         else if (quote && *s == '"')
-            puts_(o, "\\\"");
+            pw_buf_append_str(o, "\\\"");
         else
-            put(o, s, 1);
+            pw_buf_append(o, s, 1);
     }
 }
 
-static void number(struct out *o, double v)
+/* A sample value or bucket bound as the exposition format spells it. */
+static void format_number(double v, char buf[static 64])
 {
-    char buf[64];
     if (isnan(v))
-        snprintf(buf, sizeof buf, "NaN");
+        snprintf(buf, 64, "NaN");
     else if (isinf(v))
-        snprintf(buf, sizeof buf, "%s", v > 0 ? "+Inf" : "-Inf");
+        snprintf(buf, 64, "%s", v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, sizeof buf, "%.0f", v);
+        snprintf(buf, 64, "%.0f", v);
     else
-        snprintf(buf, sizeof buf, "%.15g", v);
-    puts_(o, buf);
+        snprintf(buf, 64, "%.15g", v);
 }
 
 /* name{l1="v1",...[,le="x"]} value\n */
-static void line(struct out *o, const struct pw_metric *f, const struct series *s,
+static void line(struct pw_buf *o, const struct pw_metric *f, const struct series *s,
                  const char *suffix, const char *le, double v)
 {
-    puts_(o, f->name);
-    puts_(o, suffix);
+    pw_buf_append_str(o, f->name);
+    pw_buf_append_str(o, suffix);
     if (f->nlabels || le) {
-        puts_(o, "{");
+        pw_buf_append_str(o, "{");
         for (size_t i = 0; i < f->nlabels; i++) {
             if (i)
-                puts_(o, ",");
-            puts_(o, f->labels[i]);
-            puts_(o, "=\"");
+                pw_buf_append_str(o, ",");
+            pw_buf_append_str(o, f->labels[i]);
+            pw_buf_append_str(o, "=\"");
             escaped(o, s->values[i], true);
-            puts_(o, "\"");
+            pw_buf_append_str(o, "\"");
         }
         if (le) {
-            puts_(o, f->nlabels ? ",le=\"" : "le=\"");
-            puts_(o, le);
-            puts_(o, "\"");
+            pw_buf_append_str(o, f->nlabels ? ",le=\"" : "le=\"");
+            pw_buf_append_str(o, le);
+            pw_buf_append_str(o, "\"");
         }
-        puts_(o, "}");
+        pw_buf_append_str(o, "}");
     }
-    puts_(o, " ");
-    number(o, v);
-    puts_(o, "\n");
+    char num[64];
+    format_number(v, num);
+    pw_buf_appendf(o, " %s\n", num);
 }
 
-static void render_series(struct out *o, const struct pw_metric *f, const struct series *s)
+static void render_series(struct pw_buf *o, const struct pw_metric *f, const struct series *s)
 {
     if (f->kind != HISTOGRAM) {
         line(o, f, s, "", NULL, from_bits(atomic_load(&s->bits)));
@@ -573,14 +544,10 @@ static void render_series(struct out *o, const struct pw_metric *f, const struct
     char le[64];
     for (size_t i = 0; i <= f->nbounds; i++) {
         cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-        if (i < f->nbounds) {
-            struct out tmp = {0};
-            number(&tmp, f->bounds[i]);
-            snprintf(le, sizeof le, "%s", tmp.p ? tmp.p : "0");
-            free(tmp.p);
-        } else {
+        if (i < f->nbounds)
+            format_number(f->bounds[i], le);
+        else
             snprintf(le, sizeof le, "+Inf");
-        }
         line(o, f, s, "_bucket", le, (double)cum);
     }
     line(o, f, s, "_sum", NULL, from_bits(atomic_load(&s->bits)));
@@ -589,31 +556,28 @@ static void render_series(struct out *o, const struct pw_metric *f, const struct
 
 char *pw_metrics_render(struct pw_metrics *m, size_t *len)
 {
-    struct out o = {0};
-    puts_(&o, "");
+    struct pw_buf o = {0};
     if (!m)
         return NULL;
     pthread_mutex_lock(&m->lock);
     for (const struct pw_metric *f = m->first; f; f = f->next) {
-        puts_(&o, "# HELP ");
-        puts_(&o, f->name);
-        puts_(&o, " ");
+        pw_buf_append_str(&o, "# HELP ");
+        pw_buf_append_str(&o, f->name);
+        pw_buf_append_str(&o, " ");
         escaped(&o, f->help, false);
-        puts_(&o, "\n# TYPE ");
-        puts_(&o, f->name);
-        puts_(&o, " ");
-        puts_(&o, kind_names[f->kind]);
-        puts_(&o, "\n");
+        pw_buf_append_str(&o, "\n# TYPE ");
+        pw_buf_append_str(&o, f->name);
+        pw_buf_append_str(&o, " ");
+        pw_buf_append_str(&o, kind_names[f->kind]);
+        pw_buf_append_str(&o, "\n");
         for (const struct series *s = atomic_load_explicit(&f->head, memory_order_acquire);
              s; s = atomic_load_explicit(&s->next, memory_order_acquire))
             render_series(&o, f, s);
     }
     pthread_mutex_unlock(&m->lock);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    if (len)
-        *len = o.len;
-    return o.p;
+    size_t n = o.len;
+    char *text = pw_buf_take(&o); /* NULL if an append ran out of memory */
+    if (text && len)
+        *len = n;
+    return text;
 }

@@ -132,7 +132,6 @@ struct mcp_hpost {
     enum mcp_hpost_mode mode;
     int64_t started_ms;         /* when the POST arrived (its connection's age) */
     struct mcp_hstream *stream; /* SSE mode */
-    char origin[256];           /* for the CORS header ("" = none) */
     struct mcp_hpost *prev, *next;
 };
 
@@ -168,11 +167,9 @@ struct pw_mcp_http {
 
 int64_t mcp_http_now_ms(void);
 
-/* http.c: response helpers. mcp_http_cors appends CORS headers for an
- * allowed browser origin to h[n..] and returns the new count; mcp_http_error
- * answers with a JSON-RPC error body whose id is null. */
-size_t mcp_http_cors(const char *origin, const char **h, size_t n);
-void mcp_http_error(struct pw_server_req *r, const char *origin, int status, int code,
+/* http.c: response helpers. mcp_http_error answers with a JSON-RPC error
+ * body whose id is null (CORS headers come from the server's pipeline). */
+void mcp_http_error(struct pw_server_req *r, int status, int code,
                     const char *message);
 
 /* http_session.c: sessions. new/find/end as in http.c's state machine; end
@@ -188,14 +185,14 @@ void mcp_hsess_stop(struct mcp_hsess *s);
 
 /* http_session.c: POSTs and streams. */
 struct mcp_hpost *mcp_hpost_new(struct mcp_hsess *s, struct pw_server_req *r, json_t *ids,
-                                bool batch, bool sse_ok, bool init, const char *origin);
+                                bool batch, bool sse_ok, bool init);
 struct mcp_hpost *mcp_hpost_find(struct mcp_hsess *s, json_t *id);
 void mcp_hpost_to_sse(struct mcp_hpost *p);
 void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_t from,
-                        const char *origin, bool with_sid);
+                        bool with_sid);
 /* The route's on_close: the client of a POST or stream went away. */
 void mcp_http_detach(struct pw_server_req *r);
-/* Binds a session to the identity the gate admitted (`who`), else to the
+/* Binds a session to the identity admission let in (`who`), else to the
  * request's credential (Authorization, else X-API-Key); see
  * pw_mcp_session_set_principal. mcp_http_principal_is asks whether a
  * request may use a session bound earlier. */
@@ -207,8 +204,7 @@ bool mcp_http_principal_is(struct pw_server_req *r, const char *who,
 /* http_modern.c: revision 2026-07-28 POSTs, each with a short-lived engine
  * session. request: true when it took (and answered or holds) `r`;
  * detach: true when `r` was one of its requests. */
-bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
-                         const char *who);
+bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *who);
 bool mcp_hmodern_detach(struct pw_server_req *r);
 void mcp_hmodern_sweep(struct pw_mcp_http *h, int64_t now);
 void mcp_hmodern_stop(struct pw_mcp_http *h);

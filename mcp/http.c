@@ -17,7 +17,9 @@
  *                connected, the HTTP exchange it writes into.
  *
  * Checks, in order, each answered with a JSON-RPC error ("id": null):
- * Origin (403, by the server for this route), MCP-Protocol-Version (400),
+ * the server pipeline's Origin (403), CORS (preflights answered there) and
+ * admission (401/403/429, the route's admit_class), then
+ * MCP-Protocol-Version (400),
  * then per method: POST Accept (406), Content-Type (415), JSON (400,
  * -32700), JSON-RPC shape (400, -32600), Mcp-Session-Id (400 missing, 404
  * unknown) unless the body is a lone initialize; GET Accept (406),
@@ -69,21 +71,7 @@
 
 /* Responses ------------------------------------------------------------------------ */
 
-/* Appends the CORS headers for an allowed browser origin. */
-size_t mcp_http_cors(const char *origin, const char **h, size_t n)
-{
-    if (origin && *origin) {
-        h[n++] = "access-control-allow-origin";
-        h[n++] = origin;
-        h[n++] = "access-control-expose-headers";
-        h[n++] = "mcp-session-id, mcp-protocol-version";
-        h[n++] = "vary";
-        h[n++] = "origin";
-    }
-    return n;
-}
-
-void mcp_http_error(struct pw_server_req *r, const char *origin, int status, int code,
+void mcp_http_error(struct pw_server_req *r, int status, int code,
                        const char *message)
 {
     json_t *o = json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code",
@@ -91,7 +79,7 @@ void mcp_http_error(struct pw_server_req *r, const char *origin, int status, int
     char *body = o ? json_dumps(o, PW_JSON_WIRE) : NULL;
     json_decref(o);
     const char *h[16];
-    size_t n = mcp_http_cors(origin, h, 0);
+    size_t n = 0;
     if (status == 405) {
         h[n++] = "allow";
         h[n++] = "GET, POST, DELETE, OPTIONS";
@@ -106,7 +94,7 @@ void mcp_http_error(struct pw_server_req *r, const char *origin, int status, int
 static void route_error(struct pw_server_req *r, int status, const char *message, void *ud)
 {
     (void)ud;
-    mcp_http_error(r, NULL, status, MCP_HTTP_E_TRANSPORT, message);
+    mcp_http_error(r, status, MCP_HTTP_E_TRANSPORT, message);
 }
 
 /* Requests ------------------------------------------------------------------------------- */
@@ -227,26 +215,25 @@ static bool classify(json_t *body, struct body_info *bi, const char **why)
 struct reqctx {
     struct pw_mcp_http *h;
     struct pw_server_req *r;
-    char origin[256];
     char sid[128];
     bool has_sid;
     char accept[512];
     bool has_accept;
-    char who[PW_MCP_WHO_MAX];   /* the identity the gate admitted ("" open) */
+    char who[PW_MCP_WHO_MAX];   /* who admission let in ("" open or none) */
 };
 
 /* Finds the session the request names: 400 without one, 404 unknown. */
 static struct mcp_hsess *need_session(struct reqctx *c)
 {
     if (!c->has_sid) {
-        mcp_http_error(c->r, c->origin, 400, MCP_HTTP_E_TRANSPORT,
+        mcp_http_error(c->r, 400, MCP_HTTP_E_TRANSPORT,
                    "Bad Request: Mcp-Session-Id header is required");
         return NULL;
     }
     struct mcp_hsess *s = mcp_hsess_find(c->h, c->sid);
     /* A session is its creator's: another key learns nothing of it. */
     if (!s || s->doomed || !mcp_http_principal_is(c->r, c->who, s->mcp)) {
-        mcp_http_error(c->r, c->origin, 404, MCP_HTTP_E_NO_SESSION, "Session not found");
+        mcp_http_error(c->r, 404, MCP_HTTP_E_NO_SESSION, "Session not found");
         return NULL;
     }
     s->last_active_ms = mcp_http_now_ms();
@@ -259,12 +246,12 @@ static void do_post(struct reqctx *c)
     bool json_ok = c->has_accept ? accepts(c->accept, "application/json") : true;
     bool sse_ok = c->has_accept ? accepts(c->accept, "text/event-stream") : true;
     if (!json_ok && !sse_ok) {
-        mcp_http_error(c->r, c->origin, 406, MCP_HTTP_E_TRANSPORT,
+        mcp_http_error(c->r, 406, MCP_HTTP_E_TRANSPORT,
                    "Not Acceptable: accept application/json and text/event-stream");
         return;
     }
     if (!pw_server_req_is_json(c->r)) {
-        mcp_http_error(c->r, c->origin, 415, MCP_HTTP_E_TRANSPORT,
+        mcp_http_error(c->r, 415, MCP_HTTP_E_TRANSPORT,
                    "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
@@ -275,35 +262,35 @@ static void do_post(struct reqctx *c)
     if (!body) {
         char msg[256];
         snprintf(msg, sizeof msg, "Parse error: %s", je.text);
-        mcp_http_error(c->r, c->origin, 400, MCP_HTTP_E_PARSE, msg);
+        mcp_http_error(c->r, 400, MCP_HTTP_E_PARSE, msg);
         return;
     }
     struct body_info bi;
     const char *why = NULL;
     if (!classify(body, &bi, &why)) {
-        mcp_http_error(c->r, c->origin, 400, MCP_HTTP_E_INVALID, why);
+        mcp_http_error(c->r, 400, MCP_HTTP_E_INVALID, why);
         goto out;
     }
     struct mcp_hsess *s;
     if (!c->has_sid && bi.init) {
         if (h->stopping) {
-            mcp_http_error(c->r, c->origin, 503, MCP_HTTP_E_TRANSPORT,
+            mcp_http_error(c->r, 503, MCP_HTTP_E_TRANSPORT,
                            "the server is shutting down");
             goto out;
         }
         if (h->count >= (size_t)h->opt.max_sessions) {
-            mcp_http_error(c->r, c->origin, 503, MCP_HTTP_E_TRANSPORT,
+            mcp_http_error(c->r, 503, MCP_HTTP_E_TRANSPORT,
                        "Service Unavailable: too many sessions");
             goto out;
         }
         s = mcp_hsess_new(h);
         if (!s) {
-            mcp_http_error(c->r, c->origin, 500, MCP_HTTP_E_TRANSPORT, "cannot create a session");
+            mcp_http_error(c->r, 500, MCP_HTTP_E_TRANSPORT, "cannot create a session");
             goto out;
         }
         if (mcp_http_principal(c->r, c->who, s->mcp) != PW_OK) {
             mcp_hsess_end(s, "over the per-key session cap");
-            mcp_http_error(c->r, c->origin, 429, MCP_HTTP_E_TRANSPORT,
+            mcp_http_error(c->r, 429, MCP_HTTP_E_TRANSPORT,
                            "Too Many Requests: this key holds too many sessions");
             goto out;
         }
@@ -314,7 +301,7 @@ static void do_post(struct reqctx *c)
         /* Notifications and responses only: accepted, nothing to wait for. */
         pw_mcp_session_receive_json(s->mcp, body);
         const char *hd[8];
-        hd[mcp_http_cors(c->origin, hd, 0)] = NULL;
+        hd[0] = NULL;
         pw_server_req_respond(c->r, 202, NULL, hd, NULL, 0);
         goto out;
     }
@@ -322,15 +309,15 @@ static void do_post(struct reqctx *c)
     json_t *id;
     json_array_foreach(bi.ids, i, id) {
         if (mcp_hpost_find(s, id)) {
-            mcp_http_error(c->r, c->origin, 400, MCP_HTTP_E_INVALID,
+            mcp_http_error(c->r, 400, MCP_HTTP_E_INVALID,
                        "Invalid Request: a request with this id is still in flight");
             goto out;
         }
     }
     struct mcp_hpost *p = mcp_hpost_new(s, c->r, bi.ids, bi.batch, sse_ok,
-                                        bi.init && !c->has_sid, c->origin);
+                                        bi.init && !c->has_sid);
     if (!p) {
-        mcp_http_error(c->r, c->origin, 500, MCP_HTTP_E_TRANSPORT, "out of memory");
+        mcp_http_error(c->r, 500, MCP_HTTP_E_TRANSPORT, "out of memory");
         goto out;
     }
     if (sse_ok && (!json_ok || bi.progress))
@@ -348,7 +335,7 @@ out:
 static void do_get(struct reqctx *c)
 {
     if (c->has_accept && !accepts(c->accept, "text/event-stream")) {
-        mcp_http_error(c->r, c->origin, 406, MCP_HTTP_E_TRANSPORT,
+        mcp_http_error(c->r, 406, MCP_HTTP_E_TRANSPORT,
                    "Not Acceptable: GET opens an SSE stream; accept text/event-stream");
         return;
     }
@@ -364,14 +351,14 @@ static void do_get(struct reqctx *c)
             for (st = s->streams; st && st->ring.no != no; st = st->next)
                 ;
         if (!st || seq >= st->ring.next_seq) {
-            mcp_http_error(c->r, c->origin, 400, MCP_HTTP_E_TRANSPORT,
+            mcp_http_error(c->r, 400, MCP_HTTP_E_TRANSPORT,
                        "Bad Request: unknown or expired Last-Event-ID");
             return;
         }
-        mcp_hstream_attach(st, c->r, seq + 1, c->origin, false);
+        mcp_hstream_attach(st, c->r, seq + 1, false);
         return;
     }
-    mcp_hstream_attach(s->own, c->r, s->own->cursor, c->origin, false);
+    mcp_hstream_attach(s->own, c->r, s->own->cursor, false);
 }
 
 static void do_delete(struct reqctx *c)
@@ -381,23 +368,8 @@ static void do_delete(struct reqctx *c)
         return;
     mcp_hsess_end(s, "DELETE");
     const char *hd[8];
-    hd[mcp_http_cors(c->origin, hd, 0)] = NULL;
+    hd[0] = NULL;
     pw_server_req_respond(c->r, 200, NULL, hd, NULL, 0);
-}
-
-static void do_options(struct reqctx *c)
-{
-    const char *hd[16];
-    size_t n = mcp_http_cors(c->origin, hd, 0);
-    hd[n++] = "access-control-allow-methods";
-    hd[n++] = "GET, POST, DELETE, OPTIONS";
-    hd[n++] = "access-control-allow-headers";
-    hd[n++] = "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, "
-              "last-event-id, mcp-method, mcp-name";
-    hd[n++] = "access-control-max-age";
-    hd[n++] = "600";
-    hd[n] = NULL;
-    pw_server_req_respond(c->r, 204, NULL, hd, NULL, 0);
 }
 
 static void on_request(struct pw_server_req *r, void *ud)
@@ -406,8 +378,6 @@ static void on_request(struct pw_server_req *r, void *ud)
     memset(&c, 0, sizeof c);
     c.h = ud;
     c.r = r;
-    if (pw_server_req_header(r, "origin", c.origin, sizeof c.origin) < 0)
-        c.origin[0] = '\0';
     int n = pw_server_req_header(r, "mcp-session-id", c.sid, sizeof c.sid);
     c.has_sid = n != -1;
     if (n == -2)
@@ -417,23 +387,14 @@ static void on_request(struct pw_server_req *r, void *ud)
     if (n == -2)
         snprintf(c.accept, sizeof c.accept, "*/*"); /* absurdly long: be lenient */
     const char *method = pw_server_req_method(r);
-    if (strcmp(method, "OPTIONS") == 0) {
-        do_options(&c);
-        return;
-    }
-    const struct pw_mcp_gate *gate = c.h->opt.gate;
-    char why[200] = "";
-    int refused = gate && gate->http ? gate->http(gate->ud, r, c.who, why, sizeof why) : 0;
-    if (refused) {
-        mcp_http_error(r, c.origin, refused, MCP_HTTP_E_TRANSPORT, why[0] ? why : "refused");
-        return;
-    }
-    if (mcp_hmodern_request(c.h, r, c.origin, c.who))
+    /* Admission (the server's pipeline) left who it let in. */
+    snprintf(c.who, sizeof c.who, "%s", pw_server_req_ctx(r)->principal);
+    if (mcp_hmodern_request(c.h, r, c.who))
         return; /* revision 2026-07-28 (http_modern.c) */
     char ver[64];
     n = pw_server_req_header(r, "mcp-protocol-version", ver, sizeof ver);
     if (n == -2 || (n >= 0 && !version_known(ver))) {
-        mcp_http_error(r, c.origin, 400, MCP_HTTP_E_TRANSPORT,
+        mcp_http_error(r, 400, MCP_HTTP_E_TRANSPORT,
                    "Bad Request: unsupported MCP-Protocol-Version");
         return;
     }
@@ -444,7 +405,7 @@ static void on_request(struct pw_server_req *r, void *ud)
     else if (strcmp(method, "DELETE") == 0)
         do_delete(&c);
     else
-        mcp_http_error(r, c.origin, 405, MCP_HTTP_E_TRANSPORT, "Method Not Allowed");
+        mcp_http_error(r, 405, MCP_HTTP_E_TRANSPORT, "Method Not Allowed");
 }
 
 /* The client went away before its answer was complete (invariant 2). */
@@ -529,10 +490,12 @@ enum pw_err pw_mcp_http_attach(struct pw_server *srv, struct pw_mcp_server *mcp,
     }
     struct pw_server_route r = {
         .path = h->opt.path,
-        .flags = PW_SERVER_ROUTE_ORIGIN,
+        .flags = PW_SERVER_ROUTE_ORIGIN | PW_SERVER_ROUTE_CORS,
         .max_body = h->opt.max_body,
         .handler = &handler,
         .ud = h,
+        .admit = h->opt.admit_class,
+        .methods = "GET, POST, DELETE",
     };
     enum pw_err rc = pw_server_add_route(srv, &r, err);
     if (!rc)

@@ -73,7 +73,6 @@ struct mcp_hmodern {
     bool stream;                /* answering with SSE */
     bool done;                  /* nothing more to send: free when safe */
     int64_t last_write_ms;
-    char origin[256];
     struct mcp_hmodern *prev, *next;
 };
 
@@ -111,7 +110,7 @@ static int status_for(json_t *msg)
 }
 
 /* A JSON-RPC error answered before any engine session exists. */
-static void refuse(struct pw_server_req *r, const char *origin, json_t *id, int status,
+static void refuse(struct pw_server_req *r, json_t *id, int status,
                    int code, const char *message)
 {
     json_t *o = mcp_error_response(id && mcp_valid_id(id) ? id : NULL,
@@ -119,7 +118,7 @@ static void refuse(struct pw_server_req *r, const char *origin, json_t *id, int 
     char *body = json_dumps(o, PW_JSON_WIRE);
     json_decref(o);
     const char *hd[8];
-    hd[mcp_http_cors(origin, hd, 0)] = NULL;
+    hd[0] = NULL;
     pw_server_req_respond(r, status, "application/json", hd, body ? body : "",
                           body ? strlen(body) : 0);
     free(body);
@@ -151,7 +150,7 @@ static bool start_stream(struct mcp_hmodern *m)
     hd[n++] = "no-cache";
     hd[n++] = "x-accel-buffering";
     hd[n++] = "no";
-    hd[mcp_http_cors(m->origin, hd, n)] = NULL;
+    hd[n] = NULL;
     m->stream = true;
     m->last_write_ms = mcp_http_now_ms();
     return pw_server_req_start(m->req, 200, "text/event-stream", hd) == PW_OK;
@@ -191,7 +190,7 @@ static void sess_send(void *ctx, json_t *msg, json_t *related)
     if (answer && !m->stream) {
         struct pw_server_req *r = m->req;
         const char *hd[8];
-        hd[mcp_http_cors(m->origin, hd, 0)] = NULL;
+        hd[0] = NULL;
         pw_server_req_set_data(r, NULL);
         m->req = NULL;
         m->done = true;
@@ -418,8 +417,8 @@ static bool acceptable(struct pw_server_req *r)
 }
 
 /* Serves one modern request body (a parsed JSON object). */
-static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
-                  const char *who, json_t *body)
+static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *who,
+                  json_t *body)
 {
     json_t *id = json_object_get(body, "id");
     json_t *method = json_object_get(body, "method");
@@ -427,7 +426,7 @@ static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *or
     json_t *version = json_object_get(body, "jsonrpc");
     if (!json_is_string(version) || strcmp(json_string_value(version), "2.0") != 0 ||
         !json_is_string(method)) {
-        refuse(r, origin, id, 400, MCP_INVALID_REQUEST,
+        refuse(r, id, 400, MCP_INVALID_REQUEST,
                !json_is_string(method) && !method && id
                    ? "Invalid Request: clients send no responses in this revision"
                    : "Invalid Request: a JSON-RPC 2.0 request with a method is required");
@@ -437,48 +436,47 @@ static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *or
         /* No client notification is defined here (closing a response is
          * the cancellation), so there is nothing to act on. */
         const char *hd[8];
-        hd[mcp_http_cors(origin, hd, 0)] = NULL;
+        hd[0] = NULL;
         pw_server_req_respond(r, 202, NULL, hd, NULL, 0);
         return;
     }
     if (!mcp_valid_id(id)) {
-        refuse(r, origin, NULL, 400, MCP_INVALID_REQUEST,
+        refuse(r, NULL, 400, MCP_INVALID_REQUEST,
                "Invalid Request: id must be a string or an integer");
         return;
     }
     if (params && !json_is_object(params)) {
-        refuse(r, origin, id, 400, MCP_INVALID_PARAMS, "Invalid params: params must be an object");
+        refuse(r, id, 400, MCP_INVALID_PARAMS, "Invalid params: params must be an object");
         return;
     }
     char msg[320];
     const char *why = check_headers(h, r, json_string_value(method), params, msg, sizeof msg);
     if (why) {
-        refuse(r, origin, id, 400, MCP_HEADER_MISMATCH, why);
+        refuse(r, id, 400, MCP_HEADER_MISMATCH, why);
         return;
     }
     struct mcp_hmodern *m = calloc(1, sizeof *m);
     if (!m) {
-        refuse(r, origin, id, 500, MCP_INTERNAL_ERROR, "out of memory");
+        refuse(r, id, 500, MCP_INTERNAL_ERROR, "out of memory");
         return;
     }
     m->kind = MCP_HK_MODERN;
     m->h = h;
     m->req = r;
     m->id = json_incref(id);
-    snprintf(m->origin, sizeof m->origin, "%s", origin);
     struct pw_mcp_transport t = {.send = sess_send, .ctx = m};
     struct pw_error err = {0};
     if (pw_mcp_session_new(h->mcp, &t, &m->mcp, &err) != PW_OK) {
         json_decref(m->id);
         free(m);
-        refuse(r, origin, id, 500, MCP_INTERNAL_ERROR, "cannot make a session");
+        refuse(r, id, 500, MCP_INTERNAL_ERROR, "cannot make a session");
         return;
     }
     if (mcp_http_principal(r, who, m->mcp) != PW_OK) {
         pw_mcp_session_free(m->mcp);
         json_decref(m->id);
         free(m);
-        refuse(r, origin, id, 429, MCP_HTTP_E_TRANSPORT,
+        refuse(r, id, 429, MCP_HTTP_E_TRANSPORT,
                "Too Many Requests: this key has too many requests in flight");
         return;
     }
@@ -492,15 +490,14 @@ static void serve(struct pw_mcp_http *h, struct pw_server_req *r, const char *or
         unlink_free(m); /* answered at once: the engine has returned */
 }
 
-bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *origin,
-                         const char *who)
+bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const char *who)
 {
     const char *method = pw_server_req_method(r);
     char ver[64];
     int n = pw_server_req_header(r, "mcp-protocol-version", ver, sizeof ver);
     bool modern = n >= 0 && modern_version(ver);
     if (modern && (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0)) {
-        refuse(r, origin, NULL, 405, MCP_HTTP_E_TRANSPORT,
+        refuse(r, NULL, 405, MCP_HTTP_E_TRANSPORT,
                "Method Not Allowed: revision 2026-07-28 has no GET stream and no sessions");
         return true;
     }
@@ -519,18 +516,18 @@ bool mcp_hmodern_request(struct pw_mcp_http *h, struct pw_server_req *r, const c
         }
     }
     if (!acceptable(r))
-        refuse(r, origin, NULL, 406, MCP_HTTP_E_TRANSPORT,
+        refuse(r, NULL, 406, MCP_HTTP_E_TRANSPORT,
                "Not Acceptable: accept application/json and text/event-stream");
     else if (!pw_server_req_is_json(r))
-        refuse(r, origin, NULL, 415, MCP_HTTP_E_TRANSPORT,
+        refuse(r, NULL, 415, MCP_HTTP_E_TRANSPORT,
                "Unsupported Media Type: Content-Type must be application/json");
     else if (!body)
-        refuse(r, origin, NULL, 400, MCP_PARSE_ERROR, "Parse error: the body is not JSON");
+        refuse(r, NULL, 400, MCP_PARSE_ERROR, "Parse error: the body is not JSON");
     else if (!json_is_object(body))
-        refuse(r, origin, NULL, 400, MCP_INVALID_REQUEST,
+        refuse(r, NULL, 400, MCP_INVALID_REQUEST,
                "Invalid Request: one JSON-RPC request per POST (no batches)");
     else
-        serve(h, r, origin, who, body);
+        serve(h, r, who, body);
     json_decref(body);
     return true;
 }

@@ -185,7 +185,7 @@ struct mcp_hsess *mcp_hsess_new(struct pw_mcp_http *h)
     s->h = h;
     s->created_ms = s->last_active_ms = mcp_http_now_ms();
     s->next_stream = 1;
-    struct pw_mcp_transport t = {.send = sess_send, .ctx = s};
+    struct pw_mcp_transport t = {.send = sess_send, .ctx = s, .name = PW_MCP_TRANSPORT_HTTP};
     struct pw_error err = {0};
     if (pw_mcp_session_new(h->mcp, &t, &s->mcp, &err) != PW_OK) {
         pw_warn("mcp http: cannot make a session: %s", err.message);
@@ -216,7 +216,7 @@ void mcp_hsess_end(struct mcp_hsess *s, const char *why)
     while (s->posts) {
         struct mcp_hpost *p = s->posts;
         if (p->req) {
-            mcp_http_error(p->req, p->origin, 404, MCP_HTTP_E_NO_SESSION, "Session terminated");
+            mcp_http_error(p->req, 404, MCP_HTTP_E_NO_SESSION, "Session terminated");
             p->req = NULL;
         }
         post_free(p);
@@ -266,7 +266,7 @@ static void stream_push(struct mcp_hstream *st, json_t *msg)
  * written, a priming event so the client holds an event id.
  */
 void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_t from,
-                          const char *origin, bool with_sid)
+                        bool with_sid)
 {
     struct mcp_hsess *s = st->sess;
     if (st->req) {
@@ -285,7 +285,6 @@ void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_
         h[n++] = "mcp-session-id";
         h[n++] = s->id;
     }
-    n = mcp_http_cors(origin, h, n);
     h[n] = NULL;
     /* Attached before start: if the start fails the server drops the
      * client and on_close finds the stream (invariant 2). */
@@ -313,7 +312,7 @@ void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_
 /* POSTs -------------------------------------------------------------------------------- */
 
 struct mcp_hpost *mcp_hpost_new(struct mcp_hsess *s, struct pw_server_req *r, json_t *ids,
-                                bool batch, bool sse_ok, bool init, const char *origin)
+                                bool batch, bool sse_ok, bool init)
 {
     struct mcp_hpost *p = calloc(1, sizeof *p);
     json_t *answers = json_array();
@@ -331,7 +330,6 @@ struct mcp_hpost *mcp_hpost_new(struct mcp_hsess *s, struct pw_server_req *r, js
     p->sse_ok = sse_ok;
     p->init = init;
     p->started_ms = mcp_http_now_ms();
-    snprintf(p->origin, sizeof p->origin, "%s", origin);
     p->next = s->posts;
     if (s->posts)
         s->posts->prev = p;
@@ -458,7 +456,6 @@ static void post_finish_json(struct mcp_hpost *p)
             h[n++] = "mcp-session-id";
             h[n++] = s->id;
         }
-        n = mcp_http_cors(p->origin, h, n);
         h[n] = NULL;
         pw_server_req_respond(p->req, status, "application/json", h, text ? text : "",
                               text ? strlen(text) : 0);
@@ -481,7 +478,7 @@ void mcp_hpost_to_sse(struct mcp_hpost *p)
     struct pw_server_req *r = p->req;
     p->req = NULL;
     if (r) {
-        mcp_hstream_attach(st, r, 1, p->origin, p->init);
+        mcp_hstream_attach(st, r, 1, p->init);
         /* The connection is as old as the POST: polling counts from there. */
         st->attached_ms = p->started_ms;
     } else

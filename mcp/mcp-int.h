@@ -180,6 +180,7 @@ struct pw_mcp_server {
 
     struct mcp_workers *workers;
     struct mcp_modern_srv *modern;           /* 2026-07-28 state, or NULL (modern.c) */
+    struct pw_mcp_observer observer;         /* all NULL for none (observe.c) */
 };
 
 struct pw_mcp_session {
@@ -280,6 +281,13 @@ struct mcp_method {
 enum { MCP_M_BEFORE_INIT = 1 << 0 };
 const struct mcp_method *mcp_find_method(const char *name);
 const struct mcp_method *mcp_find_notification(const char *name);
+
+/* observe.c: sessions and requests to the metrics and the observer. */
+void mcp_observe_session(struct pw_mcp_server *srv, const char *transport, int delta);
+void mcp_observe_request(struct pw_mcp_server *srv, const char *method);
+
+/* modern.c: the 2026-07-28 method table's name for `method`, or NULL. */
+const char *mcp_modern_method_name(const char *method);
 
 /* batch.c */
 struct mcp_batch *mcp_batch_new(json_t *related);

@@ -86,6 +86,12 @@ static int find(const char *name)
     return -1;
 }
 
+const char *mcp_modern_method_name(const char *method)
+{
+    int i = find(method);
+    return i >= 0 ? methods[i].name : NULL;
+}
+
 bool mcp_modern_wants(const char *method, json_t *params)
 {
     json_t *meta = json_is_object(params) ? json_object_get(params, "_meta") : NULL;
@@ -317,6 +323,9 @@ static struct mcp_modern *read_meta(struct pw_mcp_session *s, struct mcp_batch *
 void mcp_modern_request(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
                         const char *method, json_t *params)
 {
+    /* Counted here, where every transport hands modern requests in (the
+     * stateless HTTP ones come straight from http_modern.c). */
+    mcp_observe_request(s->srv, method);
     if (!mcp_modern_srv(s->srv)) { /* made here, on the loop, before any worker seals */
         refuse(s, b, id, MCP_INTERNAL_ERROR, "out of memory", NULL);
         return;

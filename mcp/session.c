@@ -10,6 +10,11 @@
  * methods.c:initialize, READY -> OPERATING in methods.c:initialized, and
  * any state -> gone in pw_mcp_session_free.
  *
+ * Every session made and freed, and every request and notification that
+ * arrives, is reported once to observe.c (metrics and the observer);
+ * modern requests are reported where every transport hands them in,
+ * mcp_modern_request.
+ *
  * Loop thread only.
  *
  * SPDX-License-Identifier: MIT
@@ -58,6 +63,7 @@ enum pw_err pw_mcp_session_new(struct pw_mcp_server *srv, const struct pw_mcp_tr
     if (srv->sessions)
         srv->sessions->prev = s;
     srv->sessions = s;
+    mcp_observe_session(srv, t->name, +1);
     *out = s;
     return PW_OK;
 }
@@ -108,6 +114,7 @@ void pw_mcp_session_free(struct pw_mcp_session *s)
         srv->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    mcp_observe_session(srv, s->t.name, -1);
     for (size_t i = 0; i < s->nsubs; i++)
         free(s->subs[i]);
     free(s->subs);
@@ -171,6 +178,10 @@ static void handle_request(struct pw_mcp_session *s, struct mcp_batch *b, json_t
                            const char *method, json_t *id)
 {
     json_t *params = json_object_get(m, "params");
+    bool modern = mcp_valid_id(id) && (!params || json_is_object(params)) &&
+                  mcp_modern_wants(method, params);
+    if (!modern)
+        mcp_observe_request(s->srv, method); /* mcp_modern_request counts the others */
     if (!mcp_valid_id(id)) {
         reply_error(s, b, NULL, MCP_INVALID_REQUEST,
                     "Invalid Request: id must be a string or an integer");
@@ -180,7 +191,7 @@ static void handle_request(struct pw_mcp_session *s, struct mcp_batch *b, json_t
         reply_error(s, b, id, MCP_INVALID_PARAMS, "Invalid params: params must be an object");
         return;
     }
-    if (mcp_modern_wants(method, params)) {
+    if (modern) {
         mcp_modern_request(s, b, id, method, params); /* revision 2026-07-28 */
         return;
     }
@@ -228,6 +239,7 @@ static void handle_one(struct pw_mcp_session *s, struct mcp_batch *b, json_t *m)
             handle_request(s, b, m, json_string_value(method), id);
             return;
         }
+        mcp_observe_request(s->srv, json_string_value(method));
         const struct mcp_method *row = mcp_find_notification(json_string_value(method));
         json_t *params = json_object_get(m, "params");
         if (row && (!params || json_is_object(params)))
@@ -284,6 +296,7 @@ void pw_mcp_session_receive_json(struct pw_mcp_session *s, json_t *msg)
         json_t *el = json_array_get(msg, i);
         json_t *method = json_is_object(el) ? json_object_get(el, "method") : NULL;
         if (json_is_string(method) && strcmp(json_string_value(method), "initialize") == 0) {
+            mcp_observe_request(s->srv, "initialize");
             reply_error(s, b, json_object_get(el, "id"), MCP_INVALID_REQUEST,
                         "Invalid Request: initialize must not be part of a batch");
             continue;

@@ -208,7 +208,7 @@ int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
         pw_errorlog("stdio: cannot make the wake pipe: %s", strerror(errno));
         return 1;
     }
-    struct pw_mcp_transport t = {.send = send_msg, .ctx = &l};
+    struct pw_mcp_transport t = {.send = send_msg, .ctx = &l, .name = PW_MCP_TRANSPORT_STDIO};
     struct pw_error err = {0};
     if (pw_mcp_session_new(srv, &t, &l.session, &err) != PW_OK) {
         pw_errorlog("stdio: %s", err.message);

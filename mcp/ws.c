@@ -105,7 +105,7 @@ static int on_open(struct pw_server_ws *c, void *ud)
     k->w = w;
     k->c = c;
     k->gated = gated;
-    struct pw_mcp_transport t = {.send = send_msg, .ctx = k};
+    struct pw_mcp_transport t = {.send = send_msg, .ctx = k, .name = PW_MCP_TRANSPORT_WS};
     struct pw_error err = {0};
     if (pw_mcp_session_new(w->mcp, &t, &k->s, &err) != PW_OK) {
         pw_warn("mcp ws: cannot make a session: %s", err.message);

@@ -135,38 +135,6 @@
 /* A body buffer's first capacity; it doubles from there (invariant 8). */
 #define BODY_FIRST ((size_t)16 * 1024)
 
-enum req_state { R_BODY, R_HANDLER, R_STREAM, R_FLUSH };
-
-struct pw_server_req {
-    struct pw_server *srv;
-    struct lws *wsi;            /* NULL once the connection is gone */
-    const struct server_route *route;
-    enum req_state state;
-    char method[8];
-    char *path;
-    char *body;                 /* NUL terminated */
-    size_t body_len, body_cap;  /* body_cap includes the NUL */
-    size_t body_want;           /* the declared Content-Length */
-    int64_t started_ms;         /* when its headers were in (invariant 8) */
-    struct server_outq out;
-    void *data;                 /* the handler's */
-    bool head;                  /* HEAD: headers only */
-    bool http10;                /* no chunked coding: close-delimited streams */
-    bool chunked;
-    bool close_after;           /* "connection: close" sent: close once written */
-    bool kill;                  /* drop the connection at the next writeable */
-    bool tls;
-    bool has_body;              /* a body was declared (Content-Length > 0) */
-    bool body_done;             /* lws has read the whole declared body */
-    bool flush_armed;           /* the no-progress timeout runs (invariant 6) */
-    int watched_fd;             /* in the watch set (invariant 5), or -1 */
-    char peer[64];              /* the client's address ("" when unknown) */
-    char *query;                /* the query string without '?' ("" when none) */
-    char **extra;               /* pw_server_req_add_headers: name, value, ... */
-    size_t nextra;
-    struct pw_server_req *prev, *next; /* srv->reqs */
-};
-
 /* A warning a client can trigger at will is logged at most once a second,
  * with the number it stood for (service thread). */
 struct warn_rate {
@@ -176,7 +144,7 @@ struct warn_rate {
 
 static bool warn_due(struct warn_rate *w)
 {
-    int64_t now = server_now_ms();
+    int64_t now = pw_clock_ms();
     if (w->last_ms && now - w->last_ms < 1000) {
         w->quiet++;
         return false;
@@ -301,7 +269,7 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
         return NULL;
     }
     r->body_cap = 1;
-    r->started_ms = server_now_ms();
+    r->started_ms = pw_clock_ms();
     srv->body_bytes += r->body_cap;
     r->watched_fd = -1;
     r->srv = srv;
@@ -314,13 +282,19 @@ static struct pw_server_req *req_new(struct pw_server *srv, struct lws *wsi, con
         srv->reqs->prev = r;
     srv->reqs = r;
     srv->nactive++;
+    server_ctx_clear(&r->ctx);
+    r->ctx.at_us[PW_SERVER_MARK_RECEIVED] = pw_clock_us();
+    r->ctx.method = r->method;
+    r->ctx.route = "unmatched";
     return r;
 }
 
-static void req_free(struct pw_server_req *r)
+void server_req_free(struct pw_server_req *r)
 {
     PW_ASSERT(server_on_loop(r->srv) && r->srv->nactive > 0);
     struct pw_server *srv = r->srv;
+    server_pipeline_done(r);
+    server_ctx_clear(&r->ctx);
     unwatch(r);
     if (r->prev)
         r->prev->next = r->next;
@@ -350,11 +324,15 @@ static void req_detach(struct http_pss *pss)
         return;
     pss->req = NULL;
     r->wsi = NULL;
+    if (r->state == R_WORK) {
+        r->orphan = true; /* the worker still reads it: work.c frees it */
+        return;
+    }
     if ((r->state == R_HANDLER || r->state == R_STREAM) && r->route && r->route->h->on_close) {
         r->state = R_FLUSH; /* the handler is done with it after on_close */
         r->route->h->on_close(r, r->route->ud);
     }
-    req_free(r);
+    server_req_free(r);
 }
 
 /* Response heads ---------------------------------------------------------------- */
@@ -372,6 +350,13 @@ static int put_head(struct pw_server_req *r, int status, const char *ctype,
     if (!wsi)
         return -1;
     if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end))
+        return -1;
+    r->ctx.status = status;
+    if (!r->ctx.at_us[PW_SERVER_MARK_FIRST_BYTE])
+        r->ctx.at_us[PW_SERVER_MARK_FIRST_BYTE] = pw_clock_us();
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
+                                    (const unsigned char *)r->ctx.request_id,
+                                    (int)strlen(r->ctx.request_id), &p, end))
         return -1;
     if (ctype && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
                                               (const unsigned char *)ctype, (int)strlen(ctype),
@@ -480,6 +465,7 @@ static char *query_of(struct lws *wsi)
     return q;
 }
 void pw_server_req_set_data(struct pw_server_req *r, void *data) { r->data = data; }
+struct pw_server_ctx *pw_server_req_ctx(struct pw_server_req *r) { return &r->ctx; }
 void *pw_server_req_data(const struct pw_server_req *r) { return r->data; }
 bool pw_server_req_tls(const struct pw_server_req *r) { return r->tls; }
 size_t pw_server_req_queued(const struct pw_server_req *r) { return r->out.bytes; }
@@ -709,9 +695,9 @@ static void begin(struct pw_server_req *r)
     r->state = R_HANDLER;
     if (r->wsi)
         lws_set_timeout(r->wsi, NO_PENDING_TIMEOUT, 0);
-    r->route->h->on_request(r, r->route->ud);
+    server_pipeline_run(r);
     if (r->state != R_FLUSH)
-        watch(r); /* still unanswered (or streaming) once on_request returns */
+        watch(r); /* still unanswered (or streaming, or at a worker) */
 }
 
 static const struct {
@@ -765,6 +751,9 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
     if (!r)
         return -1;
     pss->req = r;
+    char incoming[PW_SERVER_REQID_MAX];
+    pw_server_request_id(pw_server_req_header(r, "x-request-id", incoming, sizeof incoming) > 0
+                          ? incoming : NULL, r->ctx.request_id);
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
     r->query = query_of(wsi);
     bool needs_length = false;
@@ -798,15 +787,9 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
     r->route = server_route_find(srv->routes, srv->nroutes, r->path);
     if (!r->route)
         return fail(r, 404, "nothing is served at this path");
-    if (r->route->flags & PW_SERVER_ROUTE_ORIGIN) {
-        char origin[512];
-        int n = pw_server_req_header(r, "origin", origin, sizeof origin);
-        if (n == -2 || (n >= 0 && !server_origin_allowed(origin, srv->origins, srv->norigins))) {
-            pw_info("server: refused Origin '%s' on %s", n >= 0 ? origin : "(too long)",
-                    r->path);
-            return fail(r, 403, "Forbidden: Origin not allowed");
-        }
-    }
+    r->ctx.route = r->route->path;
+    if (server_pipeline_head(r))
+        return 0; /* answered (a refused Origin, a preflight); a body is dropped */
     if ((unsigned long long)len > r->route->max_body) {
         if ((unsigned long long)len / DISCARD_FACTOR > r->route->max_body)
             r->close_after = true;
@@ -873,7 +856,7 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
         r->close_after = true;
         return fail(r, 413, "Payload Too Large: body longer than its Content-Length");
     }
-    if (server_now_ms() - r->started_ms > (int64_t)r->srv->body_timeout_s * 1000) {
+    if (pw_clock_ms() - r->started_ms > (int64_t)r->srv->body_timeout_s * 1000) {
         r->close_after = true;
         return fail(r, 408, "Request Timeout: the body did not arrive in time");
     }
@@ -955,7 +938,7 @@ static int on_writeable(struct lws *wsi, struct http_pss *pss)
     bool close = r->close_after || r->srv->stopping;
     pss->req = NULL;
     r->wsi = NULL;
-    req_free(r);
+    server_req_free(r);
     if (close)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;

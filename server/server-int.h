@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/server.h"
 
 /* Output queue -------------------------------------------------------------- */
@@ -60,6 +61,45 @@ unsigned char *server_outq_front(const struct server_outq *q, size_t *len);
 void server_outq_pop(struct server_outq *q);
 void server_outq_clear(struct server_outq *q);
 
+/* Requests ------------------------------------------------------------------- */
+
+/* The request states (http.c has the diagram); R_WORK: its handler runs on
+ * a worker thread (work.c). */
+enum req_state { R_BODY, R_HANDLER, R_WORK, R_STREAM, R_FLUSH };
+
+struct pw_server_req {
+    struct pw_server *srv;
+    struct lws *wsi;            /* NULL once the connection is gone */
+    const struct server_route *route;
+    enum req_state state;
+    char method[8];
+    char *path;
+    char *body;                 /* NUL terminated */
+    size_t body_len, body_cap;  /* body_cap includes the NUL */
+    size_t body_want;           /* the declared Content-Length */
+    int64_t started_ms;         /* when its headers were in (invariant 8) */
+    struct server_outq out;
+    void *data;                 /* the handler's */
+    bool head;                  /* HEAD: headers only */
+    bool http10;                /* no chunked coding: close-delimited streams */
+    bool chunked;
+    bool close_after;           /* "connection: close" sent: close once written */
+    bool kill;                  /* drop the connection at the next writeable */
+    bool tls;
+    bool has_body;              /* a body was declared (Content-Length > 0) */
+    bool body_done;             /* lws has read the whole declared body */
+    bool flush_armed;           /* the no-progress timeout runs (invariant 6) */
+    int watched_fd;             /* in the watch set (invariant 5), or -1 */
+    char peer[64];              /* the client's address ("" when unknown) */
+    char *query;                /* the query string without '?' ("" when none) */
+    char **extra;               /* pw_server_req_add_headers: name, value, ... */
+    size_t nextra;
+    struct pw_server_req *prev, *next; /* srv->reqs */
+    struct pw_server_ctx ctx;   /* what it went through (reqctx.c, pipeline.c) */
+    bool gated;                 /* went through admission: `done` is owed */
+    bool orphan;                /* R_WORK and the connection is gone (work.c) */
+};
+
 /* Routes --------------------------------------------------------------------- */
 
 struct server_route {
@@ -69,6 +109,8 @@ struct server_route {
     size_t max_body;            /* bytes, resolved (never 0) */
     const struct pw_server_handler *h;
     void *ud;
+    unsigned admit;             /* admission class, 0 = none */
+    char methods[64];           /* for CORS preflights, ", OPTIONS" included */
 };
 
 struct server_ws_route {
@@ -122,6 +164,8 @@ struct pw_server {
     int grace_ms;
     int ws_ping_s;
     int max_header;
+    bool access_log;            /* a JSON line per request on stderr */
+    struct pw_server_admission admission; /* stage 6 (pipeline.c); admit NULL = none */
 
     struct server_route *routes;
     size_t nroutes;
@@ -161,9 +205,41 @@ struct pw_server {
     size_t out_bytes;           /* bytes queued in every HTTP answer (http.c) */
     struct pw_server_req *reqs; /* every live request (list) */
     struct pw_server_ws *wss;   /* every live WebSocket (list) */
+    struct server_workers *work; /* the worker threads (work.c), started on first use */
 };
 
-int64_t server_now_ms(void);
+/* reqctx.c: the request context. */
+void server_ctx_clear(struct pw_server_ctx *c);
+/* Total time minus the time waiting on upstreams (>= 0). */
+int64_t server_ctx_overhead_us(const struct pw_server_ctx *c);
+
+/* pipeline.c: the stages around the handler (pennyworth/server.h). */
+/* Stages 1, 4 and 5 once the headers are in and the route is known: 0 to
+ * go on, 1 when the request was answered (refused Origin, a preflight). */
+int server_pipeline_head(struct pw_server_req *r);
+/* Stages 6 and 7 once the body is in. */
+void server_pipeline_run(struct pw_server_req *r);
+/* Stage 8: the request has ended (answered or abandoned). */
+void server_pipeline_done(struct pw_server_req *r);
+
+/* observe.c: the HTTP metrics and the access log line of a finished request. */
+void server_observe(const struct pw_server_ctx *c);
+void server_log_request(const struct pw_server_ctx *c, const char *peer);
+
+/* work.c: the worker threads for `on_work` routes. */
+void server_work_init(struct pw_server *srv);
+/* Hands the request to a worker (state R_WORK); false when the queue is
+ * full (the caller answers 503). */
+bool server_work_submit(struct pw_server_req *r);
+/* Service thread: sends the answers workers finished. */
+void server_work_deliver(struct pw_server *srv);
+/* After the loop's connections are closed: joins the workers and frees
+ * the requests whose clients left while they ran. */
+void server_work_stop(struct pw_server *srv);
+void server_work_free(struct pw_server *srv);
+
+/* http.c, for the pipeline: frees a request nobody holds any more. */
+void server_req_free(struct pw_server_req *r);
 
 /* Whether the caller is the service thread (or the loop has not run yet:
  * set-up happens on the thread that will run it). For PW_ASSERT. */

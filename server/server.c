@@ -48,6 +48,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 #define DEFAULT_GRACE_MS 5000
@@ -68,13 +69,6 @@
  * (checked every TRIM_CHECK_MS) and at most half of the peak remains. */
 #define TRIM_MIN_GONE 256
 #define TRIM_CHECK_MS 1000
-
-int64_t server_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -106,6 +100,8 @@ enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server 
     srv->grace_ms = opt->grace_ms > 0 ? opt->grace_ms : DEFAULT_GRACE_MS;
     srv->ws_ping_s = opt->ws_ping_s > 0 ? opt->ws_ping_s : DEFAULT_PING_S;
     srv->max_header = opt->max_header > 0 ? opt->max_header : DEFAULT_MAX_HEADER;
+    srv->access_log = opt->access_log;
+    server_work_init(srv);
     if (srv->max_header > 65535)
         srv->max_header = 65535;
     if (opt->n_allow_origins) {
@@ -153,9 +149,10 @@ enum pw_err pw_server_add_route(struct pw_server *srv, const struct pw_server_ro
     if (srv->listening)
         return pw_error_set(err, PW_ERR_STATE, NULL, "server: routes are fixed once listening");
     if (!route->path || route->path[0] != '/' || !route->handler ||
-        !route->handler->on_request)
+        !route->handler->on_request == !route->handler->on_work)
         return pw_error_set(err, PW_ERR_INVALID, NULL,
-                            "server: a route needs a /path and a handler");
+                            "server: a route needs a /path and one handler (on_request or "
+                            "on_work)");
     for (size_t i = 0; i < srv->nroutes; i++)
         if (strcmp(srv->routes[i].path, route->path) == 0)
             return pw_error_set(err, PW_ERR_INVALID, NULL, "server: route %s added twice",
@@ -173,6 +170,9 @@ enum pw_err pw_server_add_route(struct pw_server *srv, const struct pw_server_ro
     r->max_body = route->max_body ? route->max_body : srv->max_body;
     r->h = route->handler;
     r->ud = route->ud;
+    r->admit = route->admit;
+    snprintf(r->methods, sizeof r->methods, "%s, OPTIONS",
+             route->methods ? route->methods : "GET, POST, DELETE");
     srv->nroutes++;
     return PW_OK;
 }
@@ -312,7 +312,7 @@ void server_check_done(struct pw_server *srv)
 {
     if (!srv->stopping || srv->quit)
         return;
-    if (srv->nactive == 0 || server_now_ms() >= srv->stop_deadline_ms) {
+    if (srv->nactive == 0 || pw_clock_ms() >= srv->stop_deadline_ms) {
         if (srv->nactive)
             pw_warn("server: grace period over with %zu exchanges still active; closing them",
                     srv->nactive);
@@ -346,10 +346,10 @@ static void trim_check(void *ud)
         return;
     srv->active_peak = srv->nactive;
 #ifdef __GLIBC__
-    int64_t t0 = server_now_ms();
+    int64_t t0 = pw_clock_ms();
     malloc_trim(0);
     pw_debug("server: %zu of %zu exchanges gone; freed memory given back in %lld ms",
-             peak - srv->nactive, peak, (long long)(server_now_ms() - t0));
+             peak - srv->nactive, peak, (long long)(pw_clock_ms() - t0));
 #endif
 }
 
@@ -361,7 +361,7 @@ static void begin_stop(struct pw_server *srv)
         return;
     }
     srv->stopping = true;
-    srv->stop_deadline_ms = server_now_ms() + srv->grace_ms;
+    srv->stop_deadline_ms = pw_clock_ms() + srv->grace_ms;
     pw_info("server: stopping (up to %d ms for %zu active exchanges)", srv->grace_ms,
             srv->nactive);
     for (size_t i = 0; i < srv->nstop_hooks; i++)
@@ -383,8 +383,10 @@ static int core_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         srv = lws_context_user(lws_get_context(wsi));
-        if (srv && !srv->quit)
+        if (srv && !srv->quit) {
+            server_work_deliver(srv);
             run_wake_hooks(srv);
+        }
         return 0;
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         srv = lws_context_user(lws_get_context(wsi));
@@ -475,6 +477,7 @@ static void teardown(struct pw_server *srv)
      * so anything they queue is not scheduled on the dying context). */
     lws_context_destroy(ctx);
     srv->vh = NULL;
+    server_work_stop(srv); /* after the closes: orphaned work is freed here */
     for (size_t i = 0; i < srv->nroutes; i++)
         if (srv->routes[i].h->on_detach)
             srv->routes[i].h->on_detach(srv->routes[i].ud);
@@ -630,5 +633,6 @@ void pw_server_free(struct pw_server *srv)
     if (srv->watch_fd >= 0)
         close(srv->watch_fd);
     pthread_mutex_destroy(&srv->wake_lock);
+    server_work_free(srv);
     free(srv);
 }

@@ -403,7 +403,22 @@ struct pw_access_routes {
 };
 
 /*
- * Adds the routes to `srv` (before pw_server_listen):
+ * Route classes for the server's admission stage (pw_server_route.admit):
+ * the scope a key needs and how a refusal is written. pw_access_attach
+ * installs access as the server's admission filter; a module that adds a
+ * keyed route sets its class.
+ */
+enum pw_access_route_class {
+    PW_ACCESS_ROUTE_CHAT = 1,   /* /v1: chat scope; model and tokens from the
+                                   JSON body; OpenAI error objects */
+    PW_ACCESS_ROUTE_MCP,        /* /mcp: mcp scope; the route's own error shape */
+    PW_ACCESS_ROUTE_TICKET,     /* /auth/ws-ticket: mcp scope, no usage record */
+    PW_ACCESS_ROUTE_ADMIN,      /* /admin/: the admin key or the admin scope */
+};
+
+/*
+ * Adds the routes to `srv` and installs access as its admission filter
+ * (before pw_server_listen):
  *   /admin/keys[/ID[/revoke|/rotate|/audit]], /admin/usage[/BY[/SINCE]]
  *   POST /auth/ws-ticket, GET /metrics, GET /health,
  *   GET /api/v1/health/live, GET /api/v1/health/ready, GET /v1/version
@@ -413,53 +428,22 @@ struct pw_access_routes {
 enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
                              const struct pw_access_routes *opt, struct pw_error *err);
 
-/* Fills the bridge's hooks (pennyworth/bridge.h): admission with the chat
- * scope and usage recording. `acc` must outlive the bridge. */
+/* Fills the bridge's hooks (pennyworth/bridge.h): which models a caller
+ * may see, and the response cache's partition for a caller. `acc` must
+ * outlive the bridge. */
 struct pw_bridge_hooks;
 void pw_access_bridge_hooks(struct pw_access *acc, struct pw_bridge_hooks *out);
 
-/* Fills the network MCP transports' gate (pennyworth/mcp_net.h): /mcp
- * admits every request by its credential, /ws admits the upgrade by a
- * header or a "pw-ticket.<t>" subprotocol and then every message by the
- * key id, all with the mcp scope. `acc` must outlive the transports. */
+/* Fills the WebSocket MCP transport's gate (pennyworth/mcp_net.h): /ws
+ * admits the upgrade by a header or a "pw-ticket.<t>" subprotocol and then
+ * every message by the key id, with the mcp scope (/mcp is an HTTP route:
+ * the admission stage admits it, class PW_ACCESS_ROUTE_MCP). `acc` must
+ * outlive the transport. */
 struct pw_mcp_gate;
 void pw_access_mcp_gate(struct pw_access *acc, struct pw_mcp_gate *out);
 
 /* The version and the git commit the binary was built from. */
 const char *pw_access_version(void);
 const char *pw_access_git_commit(void);
-
-/*
- * Request ids and logs. pw_access_request_id copies a well-formed incoming
- * X-Request-Id (1..64 of [A-Za-z0-9._-]) or makes a new one ("req_" + 24
- * hex digits) into `out` (PW_ACCESS_REQID_MAX bytes).
- */
-#define PW_ACCESS_REQID_MAX 65
-void pw_access_request_id(const char *incoming, char out[PW_ACCESS_REQID_MAX]);
-
-/* One request's log line, written to stderr as one JSON object (no secret
- * ever goes in: the key appears only as its id). */
-struct pw_access_log {
-    const char *request_id;
-    const char *method, *route;
-    int status;
-    int64_t latency_us;
-    const char *key_id;         /* NULL: none */
-    const char *client_ip;
-    const char *model;
-    int64_t prompt_tokens, completion_tokens;
-    const char *error;          /* error type, NULL when fine */
-};
-void pw_access_log_request(const struct pw_access_log *l);
-
-/* Records one HTTP request in the metrics (requests by route and status,
- * latency histogram). pw_access_finish also does it for the calls it sees. */
-void pw_access_observe_http(const char *route, int status, int64_t latency_us);
-
-/* MCP and circuit metrics, for the modules that own those events. A method
- * that is not an MCP method is counted as "other" (the client chose it). */
-void pw_access_observe_mcp_session(const char *transport, int delta);
-void pw_access_observe_mcp_request(const char *method);
-void pw_access_observe_circuit(const char *provider, bool open);
 
 #endif

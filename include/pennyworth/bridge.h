@@ -19,18 +19,33 @@
  *   pw_bridge_free     after pw_server_run has returned and before the MCP
  *                      server is freed: cancels what is still in flight
  *
- * Hooks (for access control and metering, all optional): `admit` runs for
- * every chat request after its body parsed and before it is routed, and may
- * refuse it; `usage` runs once for every admitted request when it is over,
- * with what it cost. Both run on the service thread and must not block.
+ * Admission is the server's (its pipeline, before any handler): the chat
+ * and model routes carry `admit_class` from the options, and the server's
+ * admission filter lets a request through or answers it. What a request
+ * used is reported into its context (pw_server_req_ctx, pw_server_ctx_usage:
+ * the model asked for, the provider and upstream model of the last
+ * deployment tried, tokens, cost, the injected product ids) before its
+ * answer is queued, and the upstream time of every attempt through
+ * pw_server_ctx_upstream_begin / _end; the server records the status and
+ * hands the context to the filter's `done`. CORS is the server's too.
+ *
+ * Metrics (default registry): pennyworth_upstream_duration_seconds
+ * {provider,model} for every upstream attempt, and pennyworth_circuit_open
+ * {provider} per deployment ("provider/model"), 1 while its breaker is
+ * open (docs/internals/BRIDGE.md).
+ *
+ * Hooks (optional): what the bridge asks of whoever admitted the request,
+ * with the request's context (the admission filter's principal and grant
+ * are in ctx->principal and ctx->grant). Both run on the service thread
+ * and must not block.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef PENNYWORTH_BRIDGE_H
 #define PENNYWORTH_BRIDGE_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "pennyworth/error.h"
 #include "pennyworth/mcp.h"
@@ -38,65 +53,27 @@
 
 struct pw_bridge;
 
-/* What one admitted request did, for the usage hook (strings borrowed for
- * the call). */
-struct pw_bridge_usage {
-    const char *request_id;     /* "chatcmpl-..." */
-    const char *model;          /* what the client asked for */
-    const char *provider;       /* of the last deployment tried; NULL if none */
-    const char *upstream_model; /* likewise */
-    int status;                 /* HTTP status the client got (499: it left) */
-    bool stream;
-    long long prompt_tokens;
-    long long completion_tokens;
-    long long cached_tokens;
-    long long cost_micros;      /* from the deployment's prices, micro-units */
-    long long latency_ms;       /* request in -> response finished */
-    long long first_token_ms;   /* request in -> first content (-1: none) */
-    int attempts;               /* upstream calls made */
-};
-
 struct pw_bridge_hooks {
-    /*
-     * After parsing, before routing. `r` is the request (headers readable
-     * with pw_server_req_header during the call), `model` the requested
-     * model, `body` the parsed request (borrowed; do not modify). Return
-     * PW_OK to let it through, or an error whose code decides the status
-     * (PW_ERR_AUTH 401, PW_ERR_FORBIDDEN 403, PW_ERR_RATE_LIMITED 429...).
-     * `*ticket` is handed back to `usage` (and only for admitted requests).
-     */
-    enum pw_err (*admit)(void *ud, struct pw_server_req *r, const char *model, json_t *body,
-                         void **ticket, struct pw_error *err);
-    /* Once per admitted request, when it is over. */
-    void (*usage)(void *ud, void *ticket, const struct pw_bridge_usage *u);
-    void *ud;
-    /*
-     * Optional: answers a refusal itself (status, headers such as
-     * retry-after, an OpenAI error body with its own `type`). When set and
-     * admit refused leaving a non-NULL `*ticket`, the bridge calls this
-     * instead of writing its error from `err`; it must respond and release
-     * the ticket.
-     */
-    void (*refuse)(void *ud, struct pw_server_req *r, void *ticket, const struct pw_error *err);
-    /*
-     * Optional: GET /v1/models runs admit (with model "" and body NULL),
-     * lists only the models this accepts for the ticket, then hands the
-     * ticket to `usage` (status 200, model NULL).
-     */
-    bool (*model_visible)(void *ud, void *ticket, const char *model);
+    /* Optional: GET /v1/models lists only the models this accepts for the
+     * request. NULL lists every configured alias. */
+    bool (*model_visible)(void *ud, const struct pw_server_ctx *ctx, const char *model);
     /*
      * Optional, with the response cache on: writes into `out` what
      * separates this request's callers from others' (requests share cached
      * answers only within one partition); false keeps the request out of
      * the cache. Without it every caller shares one partition.
      */
-    bool (*cache_partition)(void *ud, void *ticket, char *out, size_t size);
+    bool (*cache_partition)(void *ud, const struct pw_server_ctx *ctx, char *out, size_t size);
+    void *ud;
 };
 
 struct pw_bridge_options {
     const char *config_path;           /* NULL: routes from the environment only */
     struct pw_mcp_server *mcp;         /* the catalog's MCP server; NULL: no context */
     const struct pw_bridge_hooks *hooks; /* copied; NULL: none */
+    unsigned admit_class;              /* the admission class (pw_server_route.admit) of
+                                          /v1/chat/completions, /api/v1/completions and
+                                          /v1/models; 0 = no admission */
     /* The response cache for identical non-streamed requests at
      * temperature 0 (X-Cache: HIT | MISS): answers live this long (0 = no
      * cache), at most cache_entries of them (0 = 1000) and cache_bytes in

@@ -85,6 +85,34 @@ int64_t pw_mcp_server_timeout_ms(struct pw_mcp_server *srv);
 /* Expires what is due. */
 void pw_mcp_server_tick(struct pw_mcp_server *srv);
 
+/*
+ * What the engine alone sees, for metrics and tracing. The engine itself
+ * records pennyworth_mcp_sessions{transport} (+1 when a session is made,
+ * -1 when it is freed) and pennyworth_mcp_requests_total{method} in the
+ * default metrics registry; an observer sees the same events besides.
+ *
+ *   session(ud, transport, delta): a session with a transport name (see
+ *     pw_mcp_transport) was made (+1) or freed (-1); exactly once each.
+ *   request(ud, method): a request or notification came in, counted
+ *     whether it is then served or refused, session-era or 2026-07-28.
+ *     `method` is the engine's own name for it (tools/call,
+ *     notifications/cancelled, server/discover...) or "other" for a
+ *     method the engine does not serve: never the client's string, so it
+ *     is a safe metric label, and static, so it may be kept.
+ *
+ * Both run on the loop thread, where the event happens, and must not
+ * block or call back into the engine. Either may be NULL.
+ */
+struct pw_mcp_observer {
+    void (*session)(void *ud, const char *transport, int delta);
+    void (*request)(void *ud, const char *method);
+    void *ud;
+};
+
+/* Sets the observer (copied; NULL for none). Loop thread, before the
+ * first session, so that every close it hears of had its open. */
+void pw_mcp_server_set_observer(struct pw_mcp_server *srv, const struct pw_mcp_observer *obs);
+
 /* Registry ------------------------------------------------------------------ */
 
 enum {
@@ -240,10 +268,22 @@ json_t *pw_mcp_tool_error(const char *fmt, ...) __attribute__((format(printf, 1,
  * the client request it belongs to (`related`, borrowed, NULL when it
  * belongs to none: list_changed, resources/updated, server requests made
  * outside any call). Loop thread.
+ *
+ * `name` labels the session in metrics and for the observer: one of the
+ * PW_MCP_TRANSPORT_* names (a static string, kept for the session's life).
+ * NULL marks a carrier for one stateless 2026-07-28 request rather than a
+ * session a client holds: it is not counted as a session (its requests
+ * still are).
  */
+#define PW_MCP_TRANSPORT_STDIO "stdio"   /* pw_mcp_stdio_run */
+#define PW_MCP_TRANSPORT_WS "ws"         /* MCP over WebSocket (mcp_net.h) */
+#define PW_MCP_TRANSPORT_HTTP "http"     /* Streamable HTTP sessions (mcp_net.h) */
+#define PW_MCP_TRANSPORT_BRIDGE "bridge" /* the LLM bridge's in-process session */
+
 struct pw_mcp_transport {
     void (*send)(void *ctx, json_t *msg, json_t *related);
     void *ctx;
+    const char *name;
 };
 
 enum pw_err pw_mcp_session_new(struct pw_mcp_server *srv, const struct pw_mcp_transport *t,

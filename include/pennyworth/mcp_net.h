@@ -35,20 +35,19 @@ struct pw_mcp_ws;
 struct pw_mcp_http;
 
 /*
- * Admission for the network transports (access control), optional. A
- * refusal returns the HTTP status to refuse with (401, 403, 429...) and
- * writes a reason into `why` (never a credential). An admission writes the
- * identity it admitted into `who` (an API key's id; "" in open mode): the
- * transports bind sessions and requestStates to it and count it toward the
- * per-principal session cap. Borrowed: it must outlive the transports.
+ * Admission for the WebSocket transport (access control), optional; /mcp
+ * is an HTTP route, admitted by the server's admission stage (its
+ * `admit_class`), which leaves the identity in the request context's
+ * principal. A refusal returns the HTTP status to refuse with (401, 403,
+ * 429...) and writes a reason into `why` (never a credential). An
+ * admission writes the identity it admitted into `who` (an API key's id;
+ * "" in open mode): the transports bind sessions and requestStates to it
+ * and count it toward the per-principal session cap. Borrowed: it must
+ * outlive the transport.
  */
 #define PW_MCP_WHO_MAX 64
 
 struct pw_mcp_gate {
-    /* Every /mcp request but a CORS preflight, before anything else looks
-     * at it (headers readable; response headers may be added to `r`). */
-    int (*http)(void *ud, struct pw_server_req *r, char who[PW_MCP_WHO_MAX], char *why,
-                size_t size);
     /* A WebSocket upgrade, during its on_open (pw_server_ws_header reads
      * the upgrade's headers): *session receives the gate's state for the
      * connection (e.g. the key it authenticated), handed to `ws_message`
@@ -96,7 +95,8 @@ struct pw_mcp_http_options {
     size_t replay_events;      /* events kept per stream for resumption (0 = 256) */
     size_t replay_bytes;       /* bytes kept per stream (0 = 1 MiB) */
     size_t replay_budget;      /* bytes kept by every stream together (0 = 64 MiB) */
-    const struct pw_mcp_gate *gate; /* NULL: every request is admitted */
+    unsigned admit_class;      /* the server's admission class for /mcp
+                                  (pw_server_route.admit); 0 = none */
 };
 
 /* Adds the Streamable HTTP route to `srv` (before pw_server_listen). *out is

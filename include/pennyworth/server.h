@@ -52,6 +52,7 @@
 struct pw_server;
 struct pw_server_req; /* one HTTP request and its response */
 struct pw_server_ws;  /* one WebSocket connection */
+struct pw_server_work; /* a request handed to a worker thread */
 
 #define PW_SERVER_DEFAULT_HOST "127.0.0.1"
 #define PW_SERVER_DEFAULT_PORT 8080
@@ -83,6 +84,7 @@ struct pw_server_options {
     size_t max_body_memory;    /* request body bytes held at once, every request
                                   together (0 = PW_SERVER_DEFAULT_BODY_MEMORY); past
                                   it a request is refused with 503 */
+    bool access_log;           /* one JSON line per request on stderr (stage 8) */
 };
 
 /* Parses "HOST:PORT", "[V6]:PORT", "HOST" or "PORT" into host (a literal
@@ -102,7 +104,35 @@ void pw_server_free(struct pw_server *srv);
 enum {
     PW_SERVER_ROUTE_PREFIX = 1 << 0, /* path is a prefix ("/v1/"), else exact */
     PW_SERVER_ROUTE_ORIGIN = 1 << 1, /* check Origin against the allow-list (403) */
+    PW_SERVER_ROUTE_CORS = 1 << 2,   /* browsers may call it from an allowed Origin:
+                                        preflights answered, CORS headers added */
 };
+
+/*
+ * The request pipeline. Every HTTP request goes through the same stages in
+ * this order; a route declares which of the optional ones apply:
+ *
+ *   1. request id     X-Request-Id kept when well formed (1..64 of
+ *                     [A-Za-z0-9._-]), else made; sent back on every answer
+ *   2. route          404 when no route matches
+ *   3. body limits    411, 413, 400 for a malformed length (then the body is
+ *                     read, within the body budget and --body-timeout)
+ *   4. Origin         PW_SERVER_ROUTE_ORIGIN: 403 for a browser Origin not
+ *                     allowed
+ *   5. CORS           PW_SERVER_ROUTE_CORS: an allowed Origin's preflight
+ *                     (OPTIONS with Access-Control-Request-Method) is
+ *                     answered 204 here; other answers carry
+ *                     Access-Control-Allow-Origin and the exposed headers
+ *   6. admission      routes with a nonzero `admit` class: the server's
+ *                     admission filter (pw_server_set_admission) lets the
+ *                     request through or answers it (401, 403, 429)
+ *   7. handler        on the service thread (`on_request`), or on a server
+ *                     worker thread (`on_work`) for blocking work
+ *   8. done           once the answer is written or the client has gone:
+ *                     the admission filter's `done`, the HTTP metrics
+ *                     (requests, duration, gateway overhead) and the access
+ *                     log line, all from the request's context
+ */
 
 struct pw_server_handler {
     /* Headers and body are in. Respond now or later. */
@@ -118,6 +148,12 @@ struct pw_server_handler {
      * with threads of its own stops waking the server now (it may be freed
      * next). Called once, on the thread that ends the loop. */
     void (*on_detach)(void *ud);
+    /* Instead of on_request: the handler runs on a server worker thread, for
+     * work that blocks (database aggregation, writes that may wait on a
+     * lock). It reads the request through pw_server_work_* and answers with
+     * pw_server_work_respond; the server sends the answer from the service
+     * thread. A client that leaves meanwhile only loses the answer. */
+    void (*on_work)(struct pw_server_work *w, void *ud);
 };
 
 struct pw_server_route {
@@ -126,11 +162,123 @@ struct pw_server_route {
     size_t max_body;           /* 0 = the server's max_body */
     const struct pw_server_handler *handler;
     void *ud;
+    unsigned admit;            /* the admission filter's class for this route
+                                  (its meaning is the filter's: a scope);
+                                  0 = no admission */
+    const char *methods;       /* for CORS preflights ("GET, POST"); NULL =
+                                  "GET, POST, DELETE" */
 };
 
 /* Adds a route; the longest matching path wins. Before pw_server_listen. */
 enum pw_err pw_server_add_route(struct pw_server *srv, const struct pw_server_route *route,
                                 struct pw_error *err);
+
+/* The request context ------------------------------------------------------------ */
+
+/* Moments of one request, on the monotonic clock (pw_clock_us). The server
+ * sets RECEIVED, ADMITTED, FIRST_BYTE and END; the module that talks to an
+ * upstream sets the UPSTREAM ones through pw_server_ctx_upstream_*. */
+enum pw_server_mark {
+    PW_SERVER_MARK_RECEIVED,            /* the request's headers are in */
+    PW_SERVER_MARK_ADMITTED,            /* admission let it through */
+    PW_SERVER_MARK_UPSTREAM_START,      /* the first upstream attempt began */
+    PW_SERVER_MARK_UPSTREAM_FIRST_BYTE, /* the first upstream response byte */
+    PW_SERVER_MARK_UPSTREAM_END,        /* the last upstream attempt ended */
+    PW_SERVER_MARK_FIRST_BYTE,          /* the first answer byte was queued */
+    PW_SERVER_MARK_END,                 /* answered, or the client went away */
+    PW_SERVER_MARKS
+};
+
+#define PW_SERVER_REQID_MAX 65
+#define PW_SERVER_LABEL_MAX 128
+
+/*
+ * What one request went through, hung off the request (pw_server_req_ctx)
+ * from its headers to its end: the pipeline fills the request id, the
+ * route label and the marks; admission fills the principal and its own
+ * state; the handler reports what it alone sees (the model and provider,
+ * tokens, cost, the upstream time). The `done` stage reads it whole.
+ * Service thread only; strings are cut to whole UTF-8 characters.
+ */
+struct pw_server_ctx {
+    int64_t at_us[PW_SERVER_MARKS];     /* 0 = not reached */
+    int64_t upstream_us;                /* time waiting on upstreams, every attempt */
+    int upstream_attempts;
+    char request_id[PW_SERVER_REQID_MAX];
+    const char *route;                  /* the route's path (a metric label) */
+    const char *method;
+    int status;                         /* the answer's status (0: none sent) */
+    char principal[64];                 /* who admission let in ("" = open or none) */
+    void *grant;                        /* admission's own state, for its `done` */
+    bool admitted;
+    char error[48];                     /* an error type for the log ("" = none) */
+    /* Reported by the handler (pw_server_ctx_usage). */
+    char model[PW_SERVER_LABEL_MAX];
+    char provider[32];
+    char upstream_model[PW_SERVER_LABEL_MAX];
+    int64_t prompt_tokens, completion_tokens, cached_tokens;
+    int64_t cost_micros;                /* -1 = not priced by the handler */
+    char *products;                     /* JSON array text of cited ids (owned), or NULL */
+    int64_t upstream_open;              /* private: when the attempt in flight began */
+};
+
+/* Copies a well-formed incoming X-Request-Id (1..64 of [A-Za-z0-9._-]) or
+ * makes a new one ("req_" + 24 hex digits) into `out`; for requests that
+ * are not HTTP requests (WebSocket messages) as much as for those. */
+void pw_server_request_id(const char *incoming, char out[PW_SERVER_REQID_MAX]);
+
+/* The request's context (borrowed; lives as long as the request). */
+struct pw_server_ctx *pw_server_req_ctx(struct pw_server_req *r);
+
+/* An upstream attempt began / ended (returns the attempt's duration, us).
+ * `first_byte_us` is when its first response byte came (0: none). The time
+ * between begin and end counts as waiting on the upstream, so the
+ * gateway's own overhead is the rest; the module that made the attempt
+ * records its own upstream metrics. */
+void pw_server_ctx_upstream_begin(struct pw_server_ctx *c);
+int64_t pw_server_ctx_upstream_end(struct pw_server_ctx *c, int64_t first_byte_us);
+
+/* What the request used, for the usage record and the log. Strings are
+ * copied (cut); `products` (JSON text) copied; NULL leaves a field alone. */
+struct pw_server_usage {
+    const char *model, *provider, *upstream_model;
+    int64_t prompt_tokens, completion_tokens, cached_tokens;
+    int64_t cost_micros;                /* < 0: price it from the table */
+    const char *products;
+};
+void pw_server_ctx_usage(struct pw_server_ctx *c, const struct pw_server_usage *u);
+
+/* Admission (stage 6) --------------------------------------------------------------- */
+
+struct pw_server_admission {
+    /* For a route with a nonzero `admit` class, once its body is in: true
+     * lets the request through (set ctx->principal, ctx->grant); false means
+     * the filter answered it (a refusal, with the route's error shape or its
+     * own). Service thread; must not block. */
+    bool (*admit)(struct pw_server_req *r, unsigned cls, struct pw_server_ctx *ctx,
+                  void *ud);
+    /* Once for every request that went through `admit`, at its end, with
+     * the final context (reconcile, record usage, free ctx->grant). */
+    void (*done)(struct pw_server_ctx *ctx, void *ud);
+    void *ud;
+};
+
+/* Installs the admission filter (copied). Before pw_server_listen. */
+void pw_server_set_admission(struct pw_server *srv, const struct pw_server_admission *a);
+
+/* Work on a worker thread (stage 7, `on_work`) ------------------------------------------ */
+
+/* The request as the worker sees it: method, path, query and body (as
+ * pw_server_req_*), and the context's principal; all borrowed for the call. */
+const char *pw_server_work_method(const struct pw_server_work *w);
+const char *pw_server_work_path(const struct pw_server_work *w);
+const char *pw_server_work_query(const struct pw_server_work *w);
+const char *pw_server_work_body(const struct pw_server_work *w, size_t *len);
+const char *pw_server_work_principal(const struct pw_server_work *w);
+
+/* The answer (copied); the last call wins. Without one the client gets 500. */
+enum pw_err pw_server_work_respond(struct pw_server_work *w, int status, const char *content_type,
+                                   const void *body, size_t len);
 
 /* Requests (valid as described at the top) ------------------------------------ */
 

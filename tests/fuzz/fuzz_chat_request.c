@@ -36,12 +36,12 @@ static const char *fake_env(const char *name)
     return NULL;
 }
 
-/* Builds the upstream request the way the router does for one attempt. */
+/* Builds the upstream request the way attempt.c does for one attempt. */
 static void prepare(const struct bridge_alias *alias, json_t *body)
 {
-    const struct bridge_target *t = &alias->deps[0]->t;
-    const struct bridge_provider *p = bridge_provider_find(t->provider);
-    for (int stream = 0; p && stream < 2; stream++) {
+    const struct bridge_target *t = alias->deps[0]->t;
+    const struct bridge_provider *p = t->provider;
+    for (int stream = 0; stream < 2; stream++) {
         struct bridge_http http;
         if (p->prepare(t, body, stream, 1700000000, &http, NULL) == PW_OK)
             bridge_http_clear(&http);

@@ -19,24 +19,25 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bridge/provider.h"
+#include "bridge/bedrock.h"
 
 static const char *str(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
 }
 
-static struct bridge_target target_of(json_t *t)
+/* A target as the fixture gives it (strings borrowed from the case). */
+static struct bridge_bedrock_target target_of(json_t *t)
 {
-    return (struct bridge_target){
-        .provider = str(t, "provider"),
-        .model = str(t, "model"),
-        .base_url = str(t, "base_url"),
-        .api_key = str(t, "api_key"),
-        .region = str(t, "region"),
-        .access_key_id = str(t, "access_key_id"),
-        .secret_access_key = str(t, "secret_access_key"),
-        .session_token = str(t, "session_token"),
+    return (struct bridge_bedrock_target){
+        .base = {.provider = &bridge_provider_bedrock,
+                 .model = (char *)str(t, "model"),
+                 .base_url = (char *)str(t, "base_url")},
+        .api_key = (char *)str(t, "api_key"),
+        .region = (char *)str(t, "region"),
+        .access_key_id = (char *)str(t, "access_key_id"),
+        .secret_access_key = (char *)str(t, "secret_access_key"),
+        .session_token = (char *)str(t, "session_token"),
     };
 }
 
@@ -45,12 +46,12 @@ static void prepare_case(void **state)
     const char *path = *state;
     json_t *c = fixture_json(path);
     json_t *expect = json_object_get(c, "expect");
-    struct bridge_target t = target_of(json_object_get(c, "target"));
+    struct bridge_bedrock_target t = target_of(json_object_get(c, "target"));
     struct bridge_http h;
     struct pw_error err;
     pw_error_clear(&err);
     enum pw_err rc = bridge_provider_bedrock.prepare(
-        &t, json_object_get(c, "openai"), json_is_true(json_object_get(c, "stream")),
+        &t.base, json_object_get(c, "openai"), json_is_true(json_object_get(c, "stream")),
         (long long)json_integer_value(json_object_get(c, "now")), &h, &err);
     if (rc != PW_OK)
         fail_msg("%s: %s", path, err.message);
@@ -83,9 +84,10 @@ static void refuses_bad_targets(void **state)
     json_t *req = simple_request();
     struct bridge_http h;
     struct pw_error err;
-    struct bridge_target t = {.provider = "bedrock", .model = "m", .region = "us-east-1"};
+    struct bridge_bedrock_target t = {.base = {&bridge_provider_bedrock, "m", NULL},
+                                      .region = "us-east-1"};
     pw_error_clear(&err);
-    assert_int_equal(bridge_provider_bedrock.prepare(&t, req, false, 0, &h, &err),
+    assert_int_equal(bridge_provider_bedrock.prepare(&t.base, req, false, 0, &h, &err),
                      PW_ERR_INTERNAL);
     assert_non_null(strstr(err.message, "no credentials"));
     assert_null(h.url);
@@ -94,17 +96,17 @@ static void refuses_bad_targets(void **state)
     t.secret_access_key = "secret";
     t.region = NULL;
     pw_error_clear(&err);
-    assert_int_equal(bridge_provider_bedrock.prepare(&t, req, false, 0, &h, &err),
+    assert_int_equal(bridge_provider_bedrock.prepare(&t.base, req, false, 0, &h, &err),
                      PW_ERR_INTERNAL);
     assert_non_null(strstr(err.message, "AWS_REGION"));
 
     t.region = "us-east-1";
-    t.base_url = "ftp://example.com";
+    t.base.base_url = "ftp://example.com";
     pw_error_clear(&err);
-    assert_int_equal(bridge_provider_bedrock.prepare(&t, req, false, 0, &h, &err),
+    assert_int_equal(bridge_provider_bedrock.prepare(&t.base, req, false, 0, &h, &err),
                      PW_ERR_INTERNAL);
-    t.base_url = "http://user@example.com";
-    assert_int_equal(bridge_provider_bedrock.prepare(&t, req, false, 0, &h, NULL),
+    t.base.base_url = "http://user@example.com";
+    assert_int_equal(bridge_provider_bedrock.prepare(&t.base, req, false, 0, &h, NULL),
                      PW_ERR_INTERNAL);
     json_decref(req);
 }
@@ -114,12 +116,12 @@ static void translation_errors_pass_through(void **state)
 {
     json_t *req = simple_request();
     json_object_set_new(req, "n", json_integer(3));
-    struct bridge_target t = {.provider = "bedrock", .model = "m", .region = "us-east-1",
-                              .api_key = "k"};
+    struct bridge_bedrock_target t = {.base = {&bridge_provider_bedrock, "m", NULL},
+                                      .region = "us-east-1", .api_key = "k"};
     struct bridge_http h;
     struct pw_error err;
     pw_error_clear(&err);
-    assert_int_equal(bridge_provider_bedrock.prepare(&t, req, true, 0, &h, &err),
+    assert_int_equal(bridge_provider_bedrock.prepare(&t.base, req, true, 0, &h, &err),
                      PW_ERR_INVALID);
     assert_string_equal(err.pointer, "/n");
     assert_string_equal(err.message, "n > 1 is not supported by Bedrock");

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/bedrock.h"
 #include "bridge/bridge-int.h"
 
 static const char *const env_names[] = {
@@ -54,8 +55,8 @@ static void route_matches(struct bridge_config *cfg, const char *model, json_t *
     assert_int_equal(a->ndeps, json_array_size(want));
     for (size_t i = 0; i < a->ndeps; i++) {
         char got[1024];
-        snprintf(got, sizeof got, "%s/%s @ %s", a->deps[i]->t.provider, a->deps[i]->t.model,
-                 a->deps[i]->t.base_url);
+        const struct bridge_target *t = a->deps[i]->t;
+        snprintf(got, sizeof got, "%s/%s @ %s", t->provider->name, t->model, t->base_url);
         const char *exp = json_string_value(json_array_get(want, i));
         if (strcmp(got, exp) != 0)
             fail_msg("%s deployment %zu: got '%s', want '%s'", model, i, got, exp);
@@ -167,8 +168,9 @@ static void no_file(void **state)
     assert_int_equal(bridge_config_load(NULL, &cfg, NULL), PW_OK);
     const struct bridge_alias *a = bridge_config_route(cfg, "bedrock/amazon.nova-pro-v1:0", NULL);
     assert_non_null(a);
-    assert_string_equal(a->deps[0]->t.base_url, "https://bedrock-runtime.us-east-1.amazonaws.com");
-    assert_string_equal(a->deps[0]->t.region, "us-east-1");
+    const struct bridge_bedrock_target *t = (const struct bridge_bedrock_target *)a->deps[0]->t;
+    assert_string_equal(t->base.base_url, "https://bedrock-runtime.us-east-1.amazonaws.com");
+    assert_string_equal(t->region, "us-east-1");
     assert_int_equal(a->deps[0]->retries, 2);
     assert_int_equal(a->deps[0]->total_ms, 600000);
     bridge_config_free(cfg);

@@ -68,7 +68,7 @@ static void request_case(void **state)
 }
 
 /* The input is borrowed: translating must not change the client's request
- * (the router may send it to another deployment next). */
+ * (the exchange may send it to another deployment next). */
 static void request_untouched(void **state)
 {
     json_t *req = json_pack("{s:[{s:s, s:s}, {s:s, s:[{s:s, s:s}]}], s:s, s:i}",

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "bridge/bridge-int.h"
-#include "bridge/provider.h"
+#include "bridge/openai.h"
 #include "pennyworth/json.h"
 
 static const struct bridge_provider *p = &bridge_provider_openai;
@@ -113,13 +113,14 @@ static const char *header_of(struct bridge_http *h, const char *name)
 static void prepare_stream(void **state)
 {
     (void)state;
-    struct bridge_target t = {.provider = "openai", .model = "gpt-4o-mini",
-                              .base_url = "http://127.0.0.1:9/v1/", .api_key = "sk-test"};
+    struct bridge_openai_target t = {
+        .base = {&bridge_provider_openai, "gpt-4o-mini", "http://127.0.0.1:9/v1/"},
+        .api_key = "sk-test"};
     json_t *req = json_loads("{\"model\":\"alias\",\"messages\":[{\"role\":\"user\","
                              "\"content\":\"hi\"}],\"stream_options\":{\"x\":1},"
                              "\"logit_bias\":{\"50256\":-100},\"stream\":true}", 0, NULL);
     struct bridge_http h;
-    assert_int_equal(p->prepare(&t, req, true, 0, &h, NULL), PW_OK);
+    assert_int_equal(p->prepare(&t.base, req, true, 0, &h, NULL), PW_OK);
     assert_string_equal(h.method, "POST");
     assert_string_equal(h.url, "http://127.0.0.1:9/v1/chat/completions");
     assert_string_equal(header_of(&h, "Authorization"), "Bearer sk-test");
@@ -141,10 +142,10 @@ static void prepare_stream(void **state)
 static void prepare_plain(void **state)
 {
     (void)state;
-    struct bridge_target t = {.provider = "openai", .model = "m", .base_url = "http://h/v1"};
+    struct bridge_openai_target t = {.base = {&bridge_provider_openai, "m", "http://h/v1"}};
     json_t *req = json_loads("{\"model\":\"a\",\"messages\":[],\"stream_options\":{}}", 0, NULL);
     struct bridge_http h;
-    assert_int_equal(p->prepare(&t, req, false, 0, &h, NULL), PW_OK);
+    assert_int_equal(p->prepare(&t.base, req, false, 0, &h, NULL), PW_OK);
     assert_null(header_of(&h, "Authorization")); /* no key: none sent */
     json_t *body = json_loadb(h.body, h.body_len, 0, NULL);
     assert_true(json_is_false(json_object_get(body, "stream")));

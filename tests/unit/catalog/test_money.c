@@ -54,6 +54,22 @@ static const struct {
     {"1e300", "USD", 0, "too large"},
 };
 
+/* One parse outcome against its expectation: `want_reason` NULL means it
+ * must succeed with `want`, otherwise fail with exactly that reason. */
+static void expect(const char *text, bool ok, int64_t minor, const char *reason, int64_t want,
+                   const char *want_reason)
+{
+    if (want_reason) {
+        if (ok)
+            fail_msg("'%s' parsed as %lld, expected failure", text, (long long)minor);
+        assert_string_equal(reason, want_reason);
+    } else {
+        if (!ok)
+            fail_msg("'%s' failed: %s", text, reason);
+        assert_int_equal(minor, want);
+    }
+}
+
 static void decimal_prices_are_exact(void **state)
 {
     for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
@@ -61,16 +77,7 @@ static void decimal_prices_are_exact(void **state)
         const char *reason = NULL;
         int exponent = catalog_currency_exponent(prices[i].currency);
         bool ok = catalog_parse_decimal(prices[i].text, exponent, &minor, &reason);
-        if (prices[i].reason) {
-            if (ok)
-                fail_msg("'%s' parsed as %lld, expected failure", prices[i].text,
-                         (long long)minor);
-            assert_string_equal(reason, prices[i].reason);
-        } else {
-            if (!ok)
-                fail_msg("'%s' failed: %s", prices[i].text, reason);
-            assert_int_equal(minor, prices[i].minor);
-        }
+        expect(prices[i].text, ok, minor, reason, prices[i].minor, prices[i].reason);
     }
 }
 
@@ -82,6 +89,68 @@ static void public_price_parse(void **state)
     assert_int_equal(minor, 1999);
     assert_int_equal(pw_catalog_price_parse("1.5", "JPY", &minor, &err), PW_ERR_INVALID);
     assert_string_equal(err.message, "price: has decimals but the currency has no minor unit");
+}
+
+/* Prices that arrive as JSON numbers (MCP tool arguments, import rows):
+ * jansson holds 19.99 as the double 19.989999999999998, and
+ * llround(x * 100) is where such values used to go wrong (0.29 * 100 is
+ * 28.999999999999996, 1.005 * 100 is 100.49999999999999). Each must come
+ * out as the decimal that was written, in the currency's own minor units. */
+static void json_number_prices(void **state)
+{
+    static const struct {
+        const char *json;
+        const char *currency;
+        int64_t minor;
+        const char *reason;
+    } cases[] = {
+        {"19.99", "USD", 1999, NULL},
+        {"0.29", "USD", 29, NULL},
+        {"4.35", "USD", 435, NULL},
+        {"1.005", "USD", 0, "has more decimal places than the currency allows"},
+        {"1.005", "KWD", 1005, NULL},
+        {"19.99", NULL, 1999, NULL}, /* NULL is USD */
+        {"1500", "JPY", 1500, NULL},
+        {"1500.0", "JPY", 1500, NULL},
+        {"1500.5", "JPY", 0, "has decimals but the currency has no minor unit"},
+        {"19.99", "JPY", 0, "has decimals but the currency has no minor unit"},
+        {"1e3", "JPY", 1000, NULL},
+        {"2.5e1", "USD", 2500, NULL},
+        {"0.30000000000000004", "USD", 0, "has more decimal places than the currency allows"},
+        {"1e300", "USD", 0, "too large"},
+        {"12345678901234", "USD", 1234567890123400, NULL},
+        {"\"19.99\"", "USD", 0, "not a number"}, /* the schema takes numbers only */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+        assert_non_null(v);
+        int64_t minor = -1;
+        const char *reason = NULL;
+        bool ok = catalog_price_from_json(v, cases[i].currency, &minor, &reason);
+        json_decref(v);
+        expect(cases[i].json, ok, minor, reason, cases[i].minor, cases[i].reason);
+    }
+}
+
+/* The decimal text itself: the shortest that reads back as the same double. */
+static void json_decimal_text(void **state)
+{
+    char buf[64];
+    json_t *v = json_real(19.99);
+    assert_true(catalog_json_decimal(v, buf, sizeof buf));
+    assert_string_equal(buf, "19.99");
+    json_decref(v);
+    v = json_real(0.1 + 0.2);
+    assert_true(catalog_json_decimal(v, buf, sizeof buf));
+    assert_string_equal(buf, "0.30000000000000004");
+    json_decref(v);
+    v = json_integer(42);
+    assert_true(catalog_json_decimal(v, buf, sizeof buf));
+    assert_string_equal(buf, "42");
+    json_decref(v);
+    v = json_string("42");
+    assert_false(catalog_json_decimal(v, buf, sizeof buf));
+    json_decref(v);
 }
 
 static void formatting(void **state)
@@ -120,6 +189,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decimal_prices_are_exact),
         cmocka_unit_test(public_price_parse),
+        cmocka_unit_test(json_number_prices),
+        cmocka_unit_test(json_decimal_text),
         cmocka_unit_test(formatting),
         cmocka_unit_test(availability),
     };
