@@ -330,7 +330,16 @@ static void on_admin(struct pw_server_work *w, void *ud)
         reply_error(w, 404, "not_found", "no such admin route or method");
 }
 
-const struct pw_server_handler access_admin_handler = {.on_work = on_admin};
+/* The route's `error` function: the server's own 4xx/5xx (413, a full work
+ * queue's 503), in the same OpenAI shape as the rest of the API. */
+static void route_error(struct pw_server_req *r, int status, const char *message, void *ud)
+{
+    (void)ud;
+    access_respond_error(r, status, pw_http_status_openai_type(status), message, NULL);
+}
+
+const struct pw_server_handler access_admin_handler = {.on_work = on_admin,
+                                                       .error = route_error};
 
 static void on_ticket(struct pw_server_req *r, void *ud)
 {
@@ -357,4 +366,5 @@ static void on_ticket(struct pw_server_req *r, void *ud)
     OPENSSL_cleanse(ticket, sizeof ticket);
 }
 
-const struct pw_server_handler access_ticket_handler = {.on_request = on_ticket};
+const struct pw_server_handler access_ticket_handler = {.on_request = on_ticket,
+                                                        .error = route_error};

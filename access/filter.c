@@ -11,7 +11,8 @@
  * own `type`, or the route's own error shape, e.g. JSON-RPC on /mcp), and
  * whether the grant is kept for a usage record at the end. The admin class
  * also takes PENNYWORTH_ADMIN_KEY, compared as SHA-256 digests in constant
- * time, and never admits open mode.
+ * time, and never admits open mode; a key without the admin scope gets
+ * 403, a limited one 429, anything else 401.
  *
  * At the end of the request (`done`) the grant is reconciled with what the
  * handler reported in the context (tokens, cost, model, products) and the
@@ -103,7 +104,7 @@ static void refuse(struct pw_server_req *r, const struct route_class *k,
     free(body);
 }
 
-static bool refuse_admin(struct pw_server_req *r, const struct access_routes *rt)
+static void refuse_admin(struct pw_server_req *r, const struct access_routes *rt)
 {
     access_respond_error(r, 401, "invalid_api_key",
                          rt->has_admin_key
@@ -111,7 +112,6 @@ static bool refuse_admin(struct pw_server_req *r, const struct access_routes *rt
                              : "the admin API needs a key with the admin scope "
                                "(PENNYWORTH_ADMIN_KEY is not set)",
                          NULL);
-    return false;
 }
 
 static bool admit(struct pw_server_req *r, unsigned cls, struct pw_server_ctx *ctx, void *ud)
@@ -147,11 +147,19 @@ static bool admit(struct pw_server_req *r, unsigned cls, struct pw_server_ctx *c
     pw_access_admit(rt->acc, &req, g);
     OPENSSL_cleanse(cred, sizeof cred); /* invariant 2 */
     if (k->scope == PW_ACCESS_SCOPE_ADMIN) {
+        /* Nothing is reserved for admin requests and none is recorded. */
         bool ok = keyed && g->status == 0 && !g->open;
         if (ok)
             snprintf(ctx->principal, sizeof ctx->principal, "%s", g->key_id);
+        else if (keyed && g->status && g->status != 401) /* a key's scope, a limit */
+            refuse(r, k, g);
+        else
+            refuse_admin(r, rt);
+        if (!ok)
+            snprintf(ctx->error, sizeof ctx->error, "%s",
+                     g->status && g->type ? g->type : "invalid_api_key");
         free(held);
-        return ok || refuse_admin(r, rt);
+        return ok;
     }
     snprintf(ctx->principal, sizeof ctx->principal, "%s", g->open ? "" : g->key_id);
     /* Invariant 1: `done` counts a refusal, records a use, frees the rest. */

@@ -114,6 +114,16 @@ static const struct pw_server_handler live_handler = {.on_request = on_live};
 static const struct pw_server_handler ready_handler = {.on_request = on_ready};
 static const struct pw_server_handler version_handler = {.on_request = on_version};
 
+/* A graceful stop has begun: a report or key write running on a server
+ * worker ends now (SQLITE_INTERRUPT, a 500 to a client that is being let
+ * go anyway) instead of holding the stop until its query is done. The
+ * usage writer has its own connection and commits what is queued. */
+static void interrupt_work(void *ud)
+{
+    struct pw_access *acc = ud;
+    sqlite3_interrupt(acc->wr);
+}
+
 enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
                              const struct pw_access_routes *opt, struct pw_error *err)
 {
@@ -151,9 +161,11 @@ enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
         {.path = "/api/v1/health/ready", .handler = &ready_handler, .ud = rt},
         {.path = "/v1/version", .handler = &version_handler, .ud = rt},
     };
+    enum pw_err rc = pw_server_on_stop(srv, interrupt_work, acc, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        enum pw_err rc = pw_server_add_route(srv, &rows[i], err);
-        if (rc)
+        if ((rc = pw_server_add_route(srv, &rows[i], err)))
             return rc;
     }
     if (!rt->has_admin_key)

@@ -32,8 +32,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* Series per family labelled by model, provider or route: every configured
- * model and route with room to spare, a small part of a scrape. */
+/* Series per family labelled by model: every configured model with room
+ * to spare, a small part of a scrape. */
 #define CLIENT_SERIES 500
 
 static void make(void)

@@ -113,22 +113,11 @@ void bridge_respond_error(struct pw_server_req *r, const struct pw_error *err,
     free(body);
 }
 
-static const struct {
-    int status;
-    const char *type;
-} status_types[] = {
-    {401, "authentication_error"}, {403, "permission_error"}, {429, "rate_limit_error"},
-};
-
 /* The route's `error` function: the server's own 4xx/5xx, OpenAI-shaped. */
 static void route_error(struct pw_server_req *r, int status, const char *message, void *ud)
 {
     (void)ud;
-    const char *type = status >= 500 ? "server_error" : "invalid_request_error";
-    for (size_t i = 0; i < sizeof status_types / sizeof status_types[0]; i++)
-        if (status_types[i].status == status)
-            type = status_types[i].type;
-    char *body = bridge_error_body(message, type, NULL,
+    char *body = bridge_error_body(message, pw_http_status_openai_type(status), NULL,
                                    status == 413 ? "request_too_large" : NULL);
     const char *hdrs[] = {"x-pennyworth-context-products", "", NULL};
     pw_server_req_respond(r, status, "application/json", hdrs, body ? body : "",

@@ -13,9 +13,8 @@
  *
  * Both are labelled by names a client can reach (prefix-routed model ids),
  * so each keeps at most CLIENT_SERIES series (pw_metric_limit); the rest
- * count in the overflow series. Registering a family that exists (the
- * access module declares the same ones) returns it, so either module may
- * come first.
+ * count in the overflow series. They are the bridge's alone: no other
+ * module sees an upstream attempt or a breaker.
  *
  * Threads: any (the registry's own rules); the bridge calls these on the
  * service thread.

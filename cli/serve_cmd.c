@@ -1,16 +1,18 @@
 /*
- * `pennyworth serve`: the network server. One libwebsockets loop carries MCP
- * over WebSocket (/ws) and Streamable HTTP (/mcp) for the product catalog;
- * later rows of the same route table carry the OpenAI-compatible API and
- * the web page.
+ * `pennyworth serve`: the network server. One libwebsockets loop carries, as
+ * rows of one route table behind one request pipeline (server/pipeline.c):
+ * MCP over WebSocket (/ws) and Streamable HTTP (/mcp) for the product
+ * catalog, the OpenAI-compatible API (/v1/...), the gateway's admin, health
+ * and metrics routes, and the storefront page (/).
  *
  * Wiring, all on this (the service, and MCP loop) thread:
  *   catalog db (seeded with the demo catalog when empty)
  *   access (keys, limits, usage; open mode only on loopback or with
- *     --allow-open): the bridge's hooks, the MCP transports' gate, and
- *     /admin/, /metrics, /health... routes
+ *     --allow-open): the server's admission filter (route classes: /v1
+ *     chat, /mcp mcp, /admin/ admin), the WebSocket gate, the bridge's
+ *     questions about a caller, and /admin/, /metrics, /health... routes
  *   MCP engine + catalog tool set
- *   server routes: mcp/ws.c, mcp/http.c
+ *   server routes: mcp/ws.c, mcp/http.c, bridge/api.c, access/, the page
  *   engine waker (worker threads) -> pw_server_wake -> lws_cancel_service
  *     -> LWS_CALLBACK_EVENT_WAIT_CANCELLED -> pw_mcp_server_dispatch
  *   a 50 ms timer -> pw_mcp_server_tick + pw_catalog_mcp_poll
@@ -60,8 +62,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: pennyworth serve [OPTIONS]\n"
             "\n"
-            "Serves MCP over WebSocket (ws://HOST:PORT/ws, subprotocol \"mcp\") and\n"
-            "Streamable HTTP (http://HOST:PORT/mcp).\n"
+            "Serves the product catalog over MCP (WebSocket ws://HOST:PORT/ws with the\n"
+            "subprotocol \"mcp\", Streamable HTTP http://HOST:PORT/mcp), the OpenAI-\n"
+            "compatible API with catalog context (http://HOST:PORT/v1), the storefront\n"
+            "chat page (http://HOST:PORT/), /metrics, /health and the admin API\n"
+            "(/admin/). Without API keys it serves open, on loopback only.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT     address to listen on (default %s:%d;\n"
@@ -101,7 +106,6 @@ static void usage(FILE *f)
             "                         route, status, latency, key id, model, tokens)\n"
             "  --cache-ttl SECONDS    answer identical non-streamed requests at temperature 0\n"
             "                         from memory for this long (default 0 = no cache)\n"
-            "                         (without keys the server is open on loopback only)\n"
             "  --help                 this text\n",
             PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
 }

@@ -80,3 +80,20 @@ const char *pw_err_name(enum pw_err code) { return row(code)->name; }
 int pw_err_jsonrpc_code(enum pw_err code) { return row(code)->jsonrpc; }
 int pw_err_http_status(enum pw_err code) { return row(code)->http; }
 const char *pw_err_openai_type(enum pw_err code) { return row(code)->openai; }
+
+/* The statuses a server decides itself whose OpenAI type is not the
+ * default for their class. */
+static const struct {
+    int status;
+    const char *type;
+} status_types[] = {
+    {401, "authentication_error"}, {403, "permission_error"}, {429, "rate_limit_error"},
+};
+
+const char *pw_http_status_openai_type(int status)
+{
+    for (size_t i = 0; i < sizeof status_types / sizeof status_types[0]; i++)
+        if (status_types[i].status == status)
+            return status_types[i].type;
+    return status >= 500 ? "server_error" : "invalid_request_error";
+}

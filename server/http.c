@@ -21,24 +21,30 @@
  *       +----------+------------------------------+
  *       | body expected                           | no body / empty body
  *       v                                         |
- *    R_BODY --HTTP_BODY_COMPLETION (begin)-->  R_HANDLER <--+
- *       |                                      |   |
- *       | early error (fail)     respond() /   |   | start()
- *       |                        req_error()   |   v
+ *    R_BODY --HTTP_BODY_COMPLETION (begin)-->  R_HANDLER <--+---- R_WORK
+ *       |                                      |   |   |    ^   (answer back
+ *       | early error (fail)     respond() /   |   |   +----+    from a worker,
+ *       |                        req_error()   |   | start() on_work  work.c)
+ *       |                                      |   v
  *       |                                      | R_STREAM --write()*-- (self)
  *       |                                      |   |
  *       |                                      v   v end()
  *       +-----------------------------------> R_FLUSH --queue drained (writeable)-->
  *                                                       transaction completed, req freed
  *
- *    Connection closed in any state (req_detach): in R_HANDLER or R_STREAM the
- *    handler's on_close runs (it still holds the request); then the request is
- *    freed. In R_BODY or R_FLUSH the handler holds nothing, so nothing is called.
+ *    begin runs the pipeline's admission and the handler (pipeline.c); a
+ *    route with `on_work` moves the request to R_WORK until a worker has
+ *    answered. Connection closed in any state (req_detach): in R_HANDLER or
+ *    R_STREAM the handler's on_close runs (it still holds the request); then
+ *    the request is freed. In R_BODY or R_FLUSH the handler holds nothing,
+ *    so nothing is called. In R_WORK the request is only marked `orphan`: a
+ *    worker still reads it, and work.c frees it when the worker is done.
  *
  * Invariants:
  *   1. A request is in srv->reqs and counted in srv->nactive from req_new to
  *      req_free.
- *   2. The handler may use a request only in R_HANDLER and R_STREAM.
+ *   2. The handler may use a request only in R_HANDLER and R_STREAM (a
+ *      worker, in R_WORK, only its read-only view: work.c).
  *   3. on_close is never called from inside a pw_server_req_* call: a
  *      failing write only marks the request `kill`, and the close arrives
  *      from lws later.
@@ -47,7 +53,7 @@
  *      only where lws itself writes directly (CONFIRM_UPGRADE), and
  *      close_now, which sends a queued answer on a connection it is about
  *      to close (invariant 7).
- * *   5. A request without a body that outlives its on_request call (an SSE
+ *   5. A request without a body that outlives its on_request call (an SSE
  *      stream, a late answer), or whose answer takes more than one write (a
  *      large file to a slow reader), is in the server's watch set until it
  *      finishes. lws 4.1 does not read a connection while such a request is

@@ -76,4 +76,8 @@ int pw_err_http_status(enum pw_err code);
 /* The OpenAI error `type` string for a failure. */
 const char *pw_err_openai_type(enum pw_err code);
 
+/* The OpenAI error `type` for an HTTP status a server decided itself (413,
+ * 503...): "authentication_error" for 401, "server_error" for 5xx... */
+const char *pw_http_status_openai_type(int status);
+
 #endif

@@ -114,21 +114,25 @@ enum {
  *
  *   1. request id     X-Request-Id kept when well formed (1..64 of
  *                     [A-Za-z0-9._-]), else made; sent back on every answer
- *   2. route          404 when no route matches
- *   3. body limits    411, 413, 400 for a malformed length (then the body is
- *                     read, within the body budget and --body-timeout)
+ *   2. framing        411 without a length where a body is the point, 400
+ *                     for a malformed one (Transfer-Encoding is refused);
+ *                     503 while the server stops
+ *   3. route          404 when no route matches
  *   4. Origin         PW_SERVER_ROUTE_ORIGIN: 403 for a browser Origin not
  *                     allowed
- *   5. CORS           PW_SERVER_ROUTE_CORS: an allowed Origin's preflight
- *                     (OPTIONS with Access-Control-Request-Method) is
- *                     answered 204 here; other answers carry
- *                     Access-Control-Allow-Origin and the exposed headers
- *   6. admission      routes with a nonzero `admit` class: the server's
+ *   5. CORS           PW_SERVER_ROUTE_CORS: every OPTIONS request is a
+ *                     preflight, answered 204 here (with grants for an
+ *                     allowed Origin); other answers to an allowed Origin
+ *                     carry Access-Control-Allow-Origin and the exposed
+ *                     headers
+ *   6. body limits    413 past the route's bound; then the body is read,
+ *                     within the body budget (503) and --body-timeout (408)
+ *   7. admission      routes with a nonzero `admit` class: the server's
  *                     admission filter (pw_server_set_admission) lets the
  *                     request through or answers it (401, 403, 429)
- *   7. handler        on the service thread (`on_request`), or on a server
+ *   8. handler        on the service thread (`on_request`), or on a server
  *                     worker thread (`on_work`) for blocking work
- *   8. done           once the answer is written or the client has gone:
+ *   9. done           once the answer is written or the client has gone:
  *                     the admission filter's `done`, the HTTP metrics
  *                     (requests, duration, gateway overhead) and the access
  *                     log line, all from the request's context
@@ -217,7 +221,7 @@ struct pw_server_ctx {
     char provider[32];
     char upstream_model[PW_SERVER_LABEL_MAX];
     int64_t prompt_tokens, completion_tokens, cached_tokens;
-    int64_t cost_micros;                /* -1 = not priced by the handler */
+    int64_t cost_micros;                /* > 0: priced by the handler (-1: not) */
     char *products;                     /* JSON array text of cited ids (owned), or NULL */
     int64_t upstream_open;              /* private: when the attempt in flight began */
 };
@@ -243,7 +247,8 @@ int64_t pw_server_ctx_upstream_end(struct pw_server_ctx *c, int64_t first_byte_u
 struct pw_server_usage {
     const char *model, *provider, *upstream_model;
     int64_t prompt_tokens, completion_tokens, cached_tokens;
-    int64_t cost_micros;                /* < 0: price it from the table */
+    int64_t cost_micros;                /* > 0: priced by the handler; else the
+                                           price table prices the tokens */
     const char *products;
 };
 void pw_server_ctx_usage(struct pw_server_ctx *c, const struct pw_server_usage *u);
