@@ -18,17 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
+
 struct call {
     long long index;
     json_t *id, *type, *name; /* owned or NULL */
-    char *args;
-    size_t alen;
+    struct pw_buf args;
 };
 
 struct choice {
     long long index;
-    char *text, *refusal;
-    size_t tlen, rlen;
+    struct pw_buf text, refusal;
     bool has_text, has_refusal;
     char *finish;
     struct call *calls;
@@ -55,29 +55,17 @@ void bridge_agg_free(struct bridge_agg *a)
             json_decref(c->calls[j].id);
             json_decref(c->calls[j].type);
             json_decref(c->calls[j].name);
-            free(c->calls[j].args);
+            pw_buf_free(&c->calls[j].args);
         }
         free(c->calls);
-        free(c->text);
-        free(c->refusal);
+        pw_buf_free(&c->text);
+        pw_buf_free(&c->refusal);
         free(c->finish);
     }
     free(a->choices);
     json_decref(a->usage);
     json_decref(a->fingerprint);
     free(a);
-}
-
-static bool append(char **buf, size_t *len, const char *s, size_t n)
-{
-    char *nb = realloc(*buf, *len + n + 1);
-    if (!nb)
-        return false;
-    memcpy(nb + *len, s, n);
-    *len += n;
-    nb[*len] = '\0';
-    *buf = nb;
-    return true;
 }
 
 static struct choice *choice_at(struct bridge_agg *a, long long index)
@@ -131,9 +119,7 @@ static enum pw_err add_calls(struct choice *c, json_t *calls, struct pw_error *e
         keep(&t->type, json_object_get(tc, "type"));
         keep(&t->name, json_object_get(fn, "name"));
         const char *args = json_string_value(json_object_get(fn, "arguments"));
-        if (args && !append(&t->args, &t->alen, args, strlen(args)))
-            return pw_error_set(err, PW_ERR_NOMEM, NULL, "aggregate: out of memory");
-        if (!t->args && !append(&t->args, &t->alen, "", 0))
+        if (args && pw_buf_append_str(&t->args, args) != PW_OK)
             return pw_error_set(err, PW_ERR_NOMEM, NULL, "aggregate: out of memory");
     }
     return PW_OK;
@@ -157,14 +143,14 @@ enum pw_err bridge_agg_add(struct bridge_agg *a, json_t *chunk, struct pw_error 
         json_t *delta = json_object_get(ch, "delta");
         const char *text = json_string_value(json_object_get(delta, "content"));
         if (text) {
-            if (!append(&c->text, &c->tlen, text, strlen(text)))
+            if (pw_buf_append_str(&c->text, text) != PW_OK)
                 return pw_error_set(err, PW_ERR_NOMEM, NULL, "aggregate: out of memory");
             c->has_text = true;
             a->content = a->content || *text;
         }
         const char *refusal = json_string_value(json_object_get(delta, "refusal"));
         if (refusal) {
-            if (!append(&c->refusal, &c->rlen, refusal, strlen(refusal)))
+            if (pw_buf_append_str(&c->refusal, refusal) != PW_OK)
                 return pw_error_set(err, PW_ERR_NOMEM, NULL, "aggregate: out of memory");
             c->has_refusal = true;
             a->content = a->content || *refusal;
@@ -209,7 +195,7 @@ static json_t *tool_calls(const struct choice *c)
         const char *type = json_string_value(t->type);
         json_array_append_new(arr, json_pack("{s:O?, s:s, s:{s:O?, s:s}}", "id", t->id, "type",
                                              type ? type : "function", "function", "name",
-                                             t->name, "arguments", t->args ? t->args : ""));
+                                             t->name, "arguments", pw_buf_str(&t->args)));
     }
     free(order);
     return arr;
@@ -236,8 +222,8 @@ json_t *bridge_agg_result(const struct bridge_agg *a, const char *id, const char
     for (size_t i = 0; i < a->nchoices; i++) {
         const struct choice *c = order[i];
         json_t *msg = json_pack("{s:s, s:s?, s:s*}", "role", "assistant", "content",
-                                c->has_text ? c->text : NULL, "refusal",
-                                c->has_refusal ? c->refusal : NULL);
+                                c->has_text ? pw_buf_str(&c->text) : NULL, "refusal",
+                                c->has_refusal ? pw_buf_str(&c->refusal) : NULL);
         if (msg && !c->has_text)
             json_object_set_new(msg, "content", json_null());
         if (msg && c->ncalls)

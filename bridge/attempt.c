@@ -34,8 +34,6 @@
 #include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
-#define MAX_ERROR_BODY ((size_t)64 * 1024)
-
 /* Response headers an error mapping may read after on_head. */
 static const char *const saved_names[BRIDGE_SAVED_HEADERS] = {
     "retry-after", "retry-after-ms", "x-amzn-errortype", "x-amzn-requestid", "content-type",
@@ -94,9 +92,7 @@ void bridge_attempt_drop(struct bridge_exchange *x)
     if (x->dec)
         x->prov->decoder_free(x->dec);
     x->dec = NULL;
-    free(x->ebuf);
-    x->ebuf = NULL;
-    x->elen = 0;
+    pw_buf_free(&x->ebuf);
     for (size_t i = 0; i < BRIDGE_SAVED_HEADERS; i++) {
         free(x->saved[i]);
         x->saved[i] = NULL;
@@ -213,14 +209,10 @@ static void on_data(struct bridge_xfer *xf, const char *data, size_t len, void *
     struct bridge_exchange *x = ud;
     (void)xf;
     if (x->status < 200 || x->status >= 300) {
-        size_t take = x->elen + len > MAX_ERROR_BODY ? MAX_ERROR_BODY - x->elen : len;
-        char *nb = take ? realloc(x->ebuf, x->elen + take + 1) : x->ebuf;
-        if (nb) {
-            memcpy(nb + x->elen, data, take);
-            x->elen += take;
-            nb[x->elen] = '\0';
-            x->ebuf = nb;
-        }
+        /* The start of the body is enough to map the error; the rest is
+         * dropped, and so is the body when memory runs out. */
+        size_t room = x->ebuf.max - x->ebuf.len;
+        pw_buf_append(&x->ebuf, data, len < room ? len : room);
         return;
     }
     if (!x->dec)
@@ -277,7 +269,8 @@ static void on_done(struct bridge_xfer *xf, enum pw_err rc, const struct pw_erro
         return;
     }
     if (x->status < 200 || x->status >= 300) {
-        x->prov->error(x->status, saved_header, x, x->ebuf, x->elen, &retryable, &e);
+        x->prov->error(x->status, saved_header, x, pw_buf_str(&x->ebuf), x->ebuf.len,
+                       &retryable, &e);
         attempt_failed(x, &e, retryable);
         return;
     }

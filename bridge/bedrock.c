@@ -43,6 +43,7 @@
 #include "bridge/converse.h"
 #include "bridge/eventstream.h"
 #include "bridge/sigv4.h"
+#include "pennyworth/buf.h"
 #include "pennyworth/json.h"
 
 /* Converse answers are small; this only stops a broken upstream from
@@ -62,8 +63,7 @@ struct bridge_decoder {
     json_t *chunks;        /* decode()'s output array, while feeding */
     bool from_message;     /* the failure came from a message, not the framing */
     bool retryable;        /* ...and whether it may be retried */
-    char *buf;             /* not streamed: the body so far */
-    size_t len, cap;
+    struct pw_buf body;    /* not streamed: the body so far, max MAX_BODY */
 };
 
 /* ---- configuration ------------------------------------------------------ */
@@ -430,6 +430,7 @@ static enum pw_err decoder_new(const struct bridge_decode_ctx *ctx, bool stream,
     if (!d)
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "bedrock: out of memory for a decoder");
     d->stream = stream;
+    pw_buf_init(&d->body, MAX_BODY);
     d->include_usage = ctx->include_usage;
     d->created = ctx->created;
     d->id = strdup(ctx->id);
@@ -454,24 +455,14 @@ static enum pw_err decoder_new(const struct bridge_decode_ctx *ctx, bool stream,
 static enum pw_err buffer(struct bridge_decoder *d, const char *data, size_t len,
                           bool *retryable, struct pw_error *err)
 {
-    if (len > MAX_BODY - d->len) {
+    enum pw_err rc = pw_buf_append(&d->body, data, len);
+    if (rc == PW_ERR_TOO_LARGE) {
         *retryable = true;
         return pw_error_set(err, PW_ERR_UPSTREAM, NULL, "bedrock: response body over %zu "
-                            "bytes", MAX_BODY);
+                            "bytes", d->body.max);
     }
-    if (d->len + len + 1 > d->cap) {
-        size_t cap = d->cap ? d->cap : 4096;
-        while (cap < d->len + len + 1)
-            cap *= 2;
-        char *more = realloc(d->buf, cap);
-        if (!more)
-            return pw_error_set(err, PW_ERR_NOMEM, NULL, "bedrock: out of memory for the body");
-        d->buf = more;
-        d->cap = cap;
-    }
-    memcpy(d->buf + d->len, data, len);
-    d->len += len;
-    d->buf[d->len] = '\0';
+    if (rc != PW_OK)
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "bedrock: out of memory for the body");
     return PW_OK;
 }
 
@@ -516,7 +507,7 @@ static enum pw_err finish(struct bridge_decoder *d, json_t *chunks, json_t **com
         return PW_OK;
     }
     json_error_t je;
-    json_t *body = json_loadb(d->buf ? d->buf : "", d->len, 0, &je);
+    json_t *body = json_loadb(pw_buf_str(&d->body), d->body.len, 0, &je);
     if (!body)
         return pw_error_set(err, PW_ERR_UPSTREAM, NULL, "bedrock: the response is not JSON: "
                             "%s", je.text);
@@ -534,7 +525,7 @@ static void decoder_free(struct bridge_decoder *d)
     bridge_converse_stream_free(d->st);
     free(d->id);
     free(d->model);
-    free(d->buf);
+    pw_buf_free(&d->body);
     free(d);
 }
 

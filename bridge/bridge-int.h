@@ -26,6 +26,7 @@
 
 #include "bridge/provider.h"
 #include "pennyworth/bridge.h"
+#include "pennyworth/buf.h"
 #include "pennyworth/error.h"
 
 /* Context modes. */
@@ -187,10 +188,8 @@ bool bridge_chunk_is_content(json_t *chunk);
  * which returns PW_OK to go on.
  */
 struct bridge_sse {
-    char *line;
-    size_t len, cap;
-    char *data;
-    size_t dlen, dcap;
+    struct pw_buf line;       /* the line being read */
+    struct pw_buf data;       /* the event's data lines so far, joined by LF */
     bool has_data;
     bool last_cr;
     size_t max;               /* bound on one event's bytes (0 = 4 MiB) */

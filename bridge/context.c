@@ -35,11 +35,11 @@
  */
 #include "bridge/context.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/json.h"
 
 #define QUERY_MAX 500  /* search_products' maxLength for `query` */
@@ -588,75 +588,32 @@ void bridge_context_dispatch(struct bridge_context *ctx)
 
 /* ---- messages ---------------------------------------------------------------- */
 
-struct text {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    if (t->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (n >= 0 && cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *more = n < 0 ? NULL : realloc(t->s, cap);
-        if (!more) {
-            t->oom = true;
-            return;
-        }
-        t->s = more;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static char *text_take(struct text *t)
-{
-    if (t->oom) {
-        free(t->s);
-        return NULL;
-    }
-    return t->s ? t->s : strdup("");
-}
-
 /* "12.99 USD" when the catalog gave no formatted price. */
-static void put_price(struct text *t, json_t *price)
+static void put_price(struct pw_buf *t, json_t *price)
 {
     const char *formatted = json_string_value(json_object_get(price, "formatted"));
     if (formatted) {
-        put(t, "%s", formatted);
+        pw_buf_append_str(t, formatted);
         return;
     }
     json_int_t minor = json_integer_value(json_object_get(price, "amountMinor"));
     const char *cur = json_string_value(json_object_get(price, "currency"));
-    put(t, "%s%" JSON_INTEGER_FORMAT ".%02d %s", minor < 0 ? "-" : "",
-        (minor < 0 ? -minor : minor) / 100, (int)((minor < 0 ? -minor : minor) % 100),
-        cur ? cur : "");
+    pw_buf_appendf(t, "%s%" JSON_INTEGER_FORMAT ".%02d %s", minor < 0 ? "-" : "",
+                   (minor < 0 ? -minor : minor) / 100,
+                   (int)((minor < 0 ? -minor : minor) % 100), cur ? cur : "");
 }
 
 char *bridge_context_message(json_t *products)
 {
     if (!json_is_array(products) || json_array_size(products) == 0)
         return NULL;
-    struct text t = {0};
+    struct pw_buf t = {0};
     const char *first = json_string_value(json_object_get(json_array_get(products, 0), "id"));
-    put(&t, "Products from the store's catalog that match the user's request. Answer from "
-            "these when they are relevant, cite each product you mention by its id in square "
-            "brackets, e.g. [%s], and do not invent products, prices or availability that "
-            "are not listed here.\n",
-        first ? first : "id");
+    pw_buf_appendf(&t, "Products from the store's catalog that match the user's request. "
+                       "Answer from these when they are relevant, cite each product you "
+                       "mention by its id in square brackets, e.g. [%s], and do not invent "
+                       "products, prices or availability that are not listed here.\n",
+                   first ? first : "id");
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
@@ -667,31 +624,31 @@ char *bridge_context_message(json_t *products)
         const char *name = json_string_value(json_object_get(p, "name"));
         if (!id)
             continue;
-        put(&t, "- [%s] %s", id, name ? name : "");
+        pw_buf_appendf(&t, "- [%s] %s", id, name ? name : "");
         if (brand)
-            put(&t, "; brand: %s", brand);
-        put(&t, "; price: ");
+            pw_buf_appendf(&t, "; brand: %s", brand);
+        pw_buf_append_str(&t, "; price: ");
         put_price(&t, json_object_get(p, "price"));
         if (avail)
-            put(&t, "; availability: %s", avail);
+            pw_buf_appendf(&t, "; availability: %s", avail);
         if (json_is_number(rating))
-            put(&t, "; rating: %.1f/5", json_number_value(rating));
-        put(&t, "\n");
+            pw_buf_appendf(&t, "; rating: %.1f/5", json_number_value(rating));
+        pw_buf_append_str(&t, "\n");
     }
-    return text_take(&t);
+    return pw_buf_take(&t);
 }
 
 char *bridge_context_ids(json_t *products)
 {
-    struct text t = {0};
+    struct pw_buf t = {0};
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
         const char *id = json_string_value(json_object_get(p, "id"));
         if (id)
-            put(&t, "%s%s", t.len ? ", " : "", id);
+            pw_buf_appendf(&t, "%s%s", t.len ? ", " : "", id);
     }
-    return text_take(&t);
+    return pw_buf_take(&t);
 }
 
 char *bridge_context_user_text(json_t *messages)
@@ -702,9 +659,9 @@ char *bridge_context_user_text(json_t *messages)
         if (!role || strcmp(role, "user") != 0)
             continue;
         json_t *content = json_object_get(m, "content");
-        struct text t = {0};
+        struct pw_buf t = {0};
         if (json_is_string(content)) {
-            put(&t, "%s", json_string_value(content));
+            pw_buf_append_str(&t, json_string_value(content));
         } else {
             size_t i;
             json_t *part;
@@ -712,14 +669,13 @@ char *bridge_context_user_text(json_t *messages)
                 const char *type = json_string_value(json_object_get(part, "type"));
                 const char *text = json_string_value(json_object_get(part, "text"));
                 if (type && strcmp(type, "text") == 0 && text && text[0])
-                    put(&t, "%s%s", t.len ? " " : "", text);
+                    pw_buf_appendf(&t, "%s%s", t.len ? " " : "", text);
             }
         }
-        if (t.oom)
-            return text_take(&t);
-        if (t.s && t.s[strspn(t.s, " \t\r\n")])
-            return t.s;
-        free(t.s);
+        const char *s = pw_buf_str(&t);
+        if (t.err || s[strspn(s, " \t\r\n")])
+            return pw_buf_take(&t); /* NULL when out of memory */
+        pw_buf_free(&t);
     }
     return NULL;
 }

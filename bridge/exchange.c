@@ -109,6 +109,7 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
     }
     x->b = b;
     x->r = r;
+    pw_buf_init(&x->ebuf, BRIDGE_MAX_ERROR_BODY);
     x->sctx = pw_server_req_ctx(r);
     x->req = body;
     x->alias = alias;

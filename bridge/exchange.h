@@ -24,10 +24,12 @@
 #include <stdint.h>
 
 #include "bridge/bridge-int.h"
+#include "pennyworth/buf.h"
 #include "pennyworth/server.h"
 
 #define BRIDGE_MAX_CALLS 128     /* tool calls of one upstream response we track */
 #define BRIDGE_SAVED_HEADERS 5   /* response headers an error mapping may read */
+#define BRIDGE_MAX_ERROR_BODY ((size_t)64 * 1024) /* of an error response, the rest dropped */
 
 enum bridge_phase {
     BRIDGE_PHASE_CONTEXT,        /* the catalog search runs (enrich.c) */
@@ -63,8 +65,7 @@ struct bridge_exchange {
     struct bridge_xfer *xfer;
     struct bridge_decoder *dec;
     int status;
-    char *ebuf;
-    size_t elen;
+    struct pw_buf ebuf;            /* an error response's body, max BRIDGE_MAX_ERROR_BODY */
     char *saved[BRIDGE_SAVED_HEADERS];
     bool timing;                   /* an attempt's upstream time is running */
     int64_t first_byte_us;         /* its response head came (0: not yet) */

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/json.h"
 
 #define MAX_BODY ((size_t)64 * 1024 * 1024)
@@ -57,8 +58,7 @@ struct bridge_decoder {
     bool finished;              /* a finish_reason seen */
     struct numbering *nums;
     size_t nnums;
-    char *buf;                  /* non-streamed body */
-    size_t len, cap;
+    struct pw_buf body;         /* non-streamed body, max MAX_BODY */
     json_t *out;                /* where decode appends (during a call) */
     bool retryable;
 };
@@ -293,6 +293,7 @@ static enum pw_err decoder_new(const struct bridge_decode_ctx *ctx, bool stream,
     d->ctx.id = d->id;
     d->ctx.model = d->model;
     d->stream = stream;
+    pw_buf_init(&d->body, MAX_BODY);
     *out = d;
     return PW_OK;
 }
@@ -431,21 +432,12 @@ static enum pw_err decode(struct bridge_decoder *d, const char *data, size_t len
 {
     *retryable = false;
     if (!d->stream) {
-        if (d->len + len > MAX_BODY)
+        enum pw_err rc = pw_buf_append(&d->body, data, len);
+        if (rc == PW_ERR_TOO_LARGE)
             return pw_error_set(err, PW_ERR_UPSTREAM, NULL, "upstream body over %zu bytes",
-                                MAX_BODY);
-        if (d->len + len + 1 > d->cap) {
-            size_t cap = d->cap ? d->cap : 4096;
-            while (cap < d->len + len + 1)
-                cap *= 2;
-            char *nb = realloc(d->buf, cap);
-            if (!nb)
-                return pw_error_set(err, PW_ERR_NOMEM, NULL, "openai: out of memory");
-            d->buf = nb;
-            d->cap = cap;
-        }
-        memcpy(d->buf + d->len, data, len);
-        d->len += len;
+                                d->body.max);
+        if (rc != PW_OK)
+            return pw_error_set(err, PW_ERR_NOMEM, NULL, "openai: out of memory");
         return PW_OK;
     }
     d->out = chunks;
@@ -472,7 +464,7 @@ static enum pw_err finish(struct bridge_decoder *d, json_t *chunks, json_t **com
         return PW_OK;
     }
     json_error_t je;
-    json_t *doc = json_loadb(d->buf ? d->buf : "", d->len, 0, &je);
+    json_t *doc = json_loadb(pw_buf_str(&d->body), d->body.len, 0, &je);
     if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "choices"))) {
         json_decref(doc);
         *retryable = true;
@@ -495,7 +487,7 @@ static void decoder_free(struct bridge_decoder *d)
             free(d->nums[i].ids[j]);
     free(d->nums);
     bridge_sse_clear(&d->sse);
-    free(d->buf);
+    pw_buf_free(&d->body);
     free(d->id);
     free(d->model);
     free(d);

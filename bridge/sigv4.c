@@ -57,6 +57,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "bridge/sigv4.h"
+#include "pennyworth/buf.h"
 #include "pennyworth/encode.h"
 
 #include <stdbool.h>
@@ -73,58 +74,6 @@
 #define EXPIRES_MAX 604800L /* seven days, AWS's limit for presigned URLs */
 #define SECRET_MAX 128      /* AWS secret keys are 40 characters */
 
-/* ---- a growable string; a failed allocation poisons it ---------------- */
-
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sb *b, char c)
-{
-    sb_put(b, &c, 1);
-}
-
-/* The string (new, NUL-terminated, never NULL for an empty success), or
- * NULL when an allocation failed. Resets `b`. */
-static char *sb_take(struct sb *b)
-{
-    char *p = b->failed ? NULL : b->p;
-    if (b->failed)
-        free(b->p);
-    else if (!p)
-        p = calloc(1, 1);
-    memset(b, 0, sizeof *b);
-    return p;
-}
-
 /* ---- encoding ---------------------------------------------------------- */
 
 static bool unreserved(unsigned char c)
@@ -133,7 +82,7 @@ static bool unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static void put_encoded(struct sb *b, const char *s, size_t n, bool keep_slash)
+static void put_encoded(struct pw_buf *b, const char *s, size_t n, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0; /* bytes copied through unchanged, flushed in one go */
@@ -143,12 +92,12 @@ static void put_encoded(struct sb *b, const char *s, size_t n, bool keep_slash)
             run++;
             continue;
         }
-        sb_put(b, s + i - run, run);
+        pw_buf_append(b, s + i - run, run);
         run = 0;
         char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        sb_put(b, esc, 3);
+        pw_buf_append(b, esc, 3);
     }
-    sb_put(b, s + n - run, run);
+    pw_buf_append(b, s + n - run, run);
 }
 
 size_t bridge_sigv4_uri_encode(char *dst, size_t cap, const char *s, size_t len,
@@ -177,7 +126,7 @@ size_t bridge_sigv4_uri_encode(char *dst, size_t cap, const char *s, size_t len,
 
 /* Percent-decode `n` bytes of `s` (valid %XX only) and re-encode them with
  * the unreserved set: "%e1%88%b4" and raw UTF-8 both give "%E1%88%B4". */
-static void put_recoded(struct sb *b, const char *s, size_t n)
+static void put_recoded(struct pw_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -220,15 +169,15 @@ struct seg {
     size_t n;
 };
 
-static void put_segment(struct sb *b, const char *p, size_t n, unsigned flags)
+static void put_segment(struct pw_buf *b, const char *p, size_t n, unsigned flags)
 {
     if (flags & BRIDGE_SIGV4_DOUBLE_ENCODE)
         put_encoded(b, p, n, false);
     else
-        sb_put(b, p, n);
+        pw_buf_append(b, p, n);
 }
 
-static enum pw_err put_path(struct sb *b, const char *path, unsigned flags,
+static enum pw_err put_path(struct pw_buf *b, const char *path, unsigned flags,
                             struct pw_error *err)
 {
     if (!path || path[0] != '/')
@@ -238,7 +187,7 @@ static enum pw_err put_path(struct sb *b, const char *path, unsigned flags,
         if (flags & BRIDGE_SIGV4_DOUBLE_ENCODE)
             put_encoded(b, path, len, true);
         else
-            sb_put(b, path, len);
+            pw_buf_append(b, path, len);
         return PW_OK;
     }
     /* At most one segment per '/', so len bounds the stack of segments. */
@@ -264,14 +213,14 @@ static enum pw_err put_path(struct sb *b, const char *path, unsigned flags,
             break;
         p = e + 1;
     }
-    sb_putc(b, '/');
+    pw_buf_append_str(b, "/");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            sb_putc(b, '/');
+            pw_buf_append_str(b, "/");
         put_segment(b, segs[i].p, segs[i].n, flags);
     }
     if (n > 0 && trailing)
-        sb_putc(b, '/');
+        pw_buf_append_str(b, "/");
     free(segs);
     return PW_OK;
 }
@@ -313,10 +262,10 @@ static void params_add(struct params *ps, char *key, char *val)
 /* Add a parameter from raw (unencoded) text, e.g. our own X-Amz-Credential. */
 static void params_add_raw(struct params *ps, const char *key, const char *val)
 {
-    struct sb k = {0}, v = {0};
+    struct pw_buf k = {0}, v = {0};
     put_encoded(&k, key, strlen(key), false);
     put_encoded(&v, val, strlen(val), false);
-    params_add(ps, sb_take(&k), sb_take(&v));
+    params_add(ps, pw_buf_take(&k), pw_buf_take(&v));
 }
 
 static void params_parse(struct params *ps, const char *q)
@@ -327,11 +276,11 @@ static void params_parse(struct params *ps, const char *q)
         if (n > 0) {
             const char *eq = memchr(q, '=', n);
             size_t kn = eq ? (size_t)(eq - q) : n;
-            struct sb k = {0}, v = {0};
+            struct pw_buf k = {0}, v = {0};
             put_recoded(&k, q, kn);
             if (eq)
                 put_recoded(&v, eq + 1, n - kn - 1);
-            params_add(ps, sb_take(&k), sb_take(&v));
+            params_add(ps, pw_buf_take(&k), pw_buf_take(&v));
         }
         q = amp ? amp + 1 : NULL;
     }
@@ -344,16 +293,16 @@ static int param_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->val, y->val);
 }
 
-static void params_put(struct sb *b, struct params *ps)
+static void params_put(struct pw_buf *b, struct params *ps)
 {
     if (ps->n > 1)
         qsort(ps->v, ps->n, sizeof *ps->v, param_cmp);
     for (size_t i = 0; i < ps->n; i++) {
         if (i > 0)
-            sb_putc(b, '&');
-        sb_puts(b, ps->v[i].key);
-        sb_putc(b, '=');
-        sb_puts(b, ps->v[i].val);
+            pw_buf_append_str(b, "&");
+        pw_buf_append_str(b, ps->v[i].key);
+        pw_buf_append_str(b, "=");
+        pw_buf_append_str(b, ps->v[i].val);
     }
 }
 
@@ -424,10 +373,10 @@ static void hdrs_free(struct hdrs *hs)
 static enum pw_err hdr_push(struct hdrs *hs, const char *name, const char *value,
                             struct pw_error *err)
 {
-    struct sb n = {0}, v = {0};
+    struct pw_buf n = {0}, v = {0};
     for (const char *p = name; *p; p++) {
-        char c = *p;
-        sb_putc(&n, (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+        char c = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        pw_buf_append(&n, &c, 1);
     }
     const char *s = value;
     while (*s == ' ' || *s == '\t')
@@ -439,11 +388,11 @@ static enum pw_err hdr_push(struct hdrs *hs, const char *name, const char *value
             continue;
         }
         if (space)
-            sb_putc(&v, ' ');
+            pw_buf_append_str(&v, " ");
         space = false;
-        sb_putc(&v, *s);
+        pw_buf_append(&v, s, 1);
     }
-    struct hdr h = {sb_take(&n), sb_take(&v), hs->n};
+    struct hdr h = {pw_buf_take(&n), pw_buf_take(&v), hs->n};
     if (!h.name || !h.value) {
         free(h.name);
         free(h.value);
@@ -518,24 +467,24 @@ static enum pw_err hdrs_build(struct hdrs *hs, const struct bridge_sigv4_request
 }
 
 /* "name:v1,v2\n" per distinct name into `block`, "a;b" into `names`. */
-static void hdrs_put(const struct hdrs *hs, struct sb *block, struct sb *names)
+static void hdrs_put(const struct hdrs *hs, struct pw_buf *block, struct pw_buf *names)
 {
     for (size_t i = 0; i < hs->n; i++) {
         if (i > 0 && strcmp(hs->v[i].name, hs->v[i - 1].name) == 0) {
-            sb_putc(block, ',');
-            sb_puts(block, hs->v[i].value);
+            pw_buf_append_str(block, ",");
+            pw_buf_append_str(block, hs->v[i].value);
             continue;
         }
         if (i > 0) {
-            sb_putc(block, '\n');
-            sb_putc(names, ';');
+            pw_buf_append_str(block, "\n");
+            pw_buf_append_str(names, ";");
         }
-        sb_puts(block, hs->v[i].name);
-        sb_putc(block, ':');
-        sb_puts(block, hs->v[i].value);
-        sb_puts(names, hs->v[i].name);
+        pw_buf_append_str(block, hs->v[i].name);
+        pw_buf_append_str(block, ":");
+        pw_buf_append_str(block, hs->v[i].value);
+        pw_buf_append_str(names, hs->v[i].name);
     }
-    sb_putc(block, '\n');
+    pw_buf_append_str(block, "\n");
 }
 
 /* ---- signing ----------------------------------------------------------- */
@@ -598,27 +547,27 @@ static bool derive_and_sign(char sig[65], const char *secret, const char *date,
 
 /* Everything one signing call builds; freed in one place. */
 struct job {
-    struct sb block, names, scope, cr, sts, tail;
+    struct pw_buf block, names, scope, cr, sts, tail;
     struct params ps;
     struct hdrs hs;
 };
 
 static void job_free(struct job *j)
 {
-    free(j->block.p);
-    free(j->names.p);
-    free(j->scope.p);
-    free(j->cr.p);
-    free(j->sts.p);
-    free(j->tail.p);
+    pw_buf_free(&j->block);
+    pw_buf_free(&j->names);
+    pw_buf_free(&j->scope);
+    pw_buf_free(&j->cr);
+    pw_buf_free(&j->sts);
+    pw_buf_free(&j->tail);
     params_free(&j->ps);
     hdrs_free(&j->hs);
 }
 
 static bool job_failed(const struct job *j)
 {
-    return j->block.failed || j->names.failed || j->scope.failed || j->cr.failed ||
-           j->sts.failed || j->tail.failed || j->ps.failed;
+    return j->block.err || j->names.err || j->scope.err || j->cr.err || j->sts.err ||
+           j->tail.err || j->ps.failed;
 }
 
 /* The X-Amz-* query parameters of a presigned request (before signing). */
@@ -626,22 +575,20 @@ static void add_presign_params(struct job *j, const struct bridge_sigv4_request 
                                const char *amz_date, long expires, const char *token)
 {
     char exp[24];
-    struct sb cred = {0};
+    struct pw_buf cred = {0};
     snprintf(exp, sizeof exp, "%ld", expires);
-    sb_puts(&cred, req->creds->access_key_id);
-    sb_putc(&cred, '/');
-    sb_put(&cred, j->scope.p, j->scope.len);
+    pw_buf_appendf(&cred, "%s/%s", req->creds->access_key_id, pw_buf_str(&j->scope));
     params_add_raw(&j->ps, "X-Amz-Algorithm", ALGORITHM);
-    if (cred.failed)
+    if (cred.err)
         j->ps.failed = true;
     else
-        params_add_raw(&j->ps, "X-Amz-Credential", cred.p);
-    free(cred.p);
+        params_add_raw(&j->ps, "X-Amz-Credential", pw_buf_str(&cred));
+    pw_buf_free(&cred);
     params_add_raw(&j->ps, "X-Amz-Date", amz_date);
     params_add_raw(&j->ps, "X-Amz-Expires", exp);
     if (token)
         params_add_raw(&j->ps, "X-Amz-Security-Token", token);
-    params_add_raw(&j->ps, "X-Amz-SignedHeaders", j->names.p);
+    params_add_raw(&j->ps, "X-Amz-SignedHeaders", pw_buf_str(&j->names));
 }
 
 static enum pw_err sign(const struct bridge_sigv4_request *req, long expires,
@@ -690,77 +637,57 @@ static enum pw_err sign(const struct bridge_sigv4_request *req, long expires,
     if (rc != PW_OK)
         goto done;
     hdrs_put(&j.hs, &j.block, &j.names);
-    sb_puts(&j.scope, date);
-    sb_putc(&j.scope, '/');
-    sb_puts(&j.scope, req->region);
-    sb_putc(&j.scope, '/');
-    sb_puts(&j.scope, req->service);
-    sb_puts(&j.scope, "/aws4_request");
+    pw_buf_appendf(&j.scope, "%s/%s/%s/aws4_request", date, req->region, req->service);
     params_parse(&j.ps, req->query);
     if (job_failed(&j))
         goto done;
     if (presign)
         add_presign_params(&j, req, out->amz_date, expires, signed_token);
 
-    sb_puts(&j.cr, req->method);
-    sb_putc(&j.cr, '\n');
+    pw_buf_appendf(&j.cr, "%s\n", req->method);
     rc = put_path(&j.cr, req->path, req->flags, err);
     if (rc != PW_OK)
         goto done;
-    sb_putc(&j.cr, '\n');
+    pw_buf_append_str(&j.cr, "\n");
     size_t query_at = j.cr.len;
     params_put(&j.cr, &j.ps);
     size_t query_len = j.cr.len - query_at;
-    sb_putc(&j.cr, '\n');
-    sb_put(&j.cr, j.block.p, j.block.len);
-    sb_putc(&j.cr, '\n');
-    sb_put(&j.cr, j.names.p, j.names.len);
-    sb_putc(&j.cr, '\n');
-    sb_puts(&j.cr, out->payload_hash);
+    pw_buf_appendf(&j.cr, "\n%s\n%s\n%s", pw_buf_str(&j.block), pw_buf_str(&j.names),
+                   out->payload_hash);
     if (job_failed(&j))
         goto done;
 
-    if (!sha256_hex(crhash, j.cr.p, j.cr.len)) {
+    if (!sha256_hex(crhash, j.cr.data, j.cr.len)) {
         rc = pw_error_set(err, PW_ERR_INTERNAL, NULL, "sigv4: SHA-256 failed");
         goto done;
     }
-    sb_puts(&j.sts, ALGORITHM "\n");
-    sb_puts(&j.sts, out->amz_date);
-    sb_putc(&j.sts, '\n');
-    sb_put(&j.sts, j.scope.p, j.scope.len);
-    sb_putc(&j.sts, '\n');
-    sb_puts(&j.sts, crhash);
+    pw_buf_appendf(&j.sts, ALGORITHM "\n%s\n%s\n%s", out->amz_date, pw_buf_str(&j.scope),
+                   crhash);
     if (job_failed(&j))
         goto done;
     if (!derive_and_sign(out->signature, req->creds->secret_access_key, date, req->region,
-                         req->service, j.sts.p)) {
+                         req->service, pw_buf_str(&j.sts))) {
         rc = pw_error_set(err, PW_ERR_INTERNAL, NULL, "sigv4: HMAC failed");
         goto done;
     }
 
     if (presign) {
-        sb_put(&j.tail, j.cr.p + query_at, query_len);
-        sb_puts(&j.tail, "&X-Amz-Signature=");
-        sb_puts(&j.tail, out->signature);
+        pw_buf_append(&j.tail, j.cr.data + query_at, query_len);
+        pw_buf_appendf(&j.tail, "&X-Amz-Signature=%s", out->signature);
         if (token && !signed_token) {
-            sb_puts(&j.tail, "&X-Amz-Security-Token=");
+            pw_buf_append_str(&j.tail, "&X-Amz-Security-Token=");
             put_encoded(&j.tail, token, strlen(token), false);
         }
     } else {
-        sb_puts(&j.tail, ALGORITHM " Credential=");
-        sb_puts(&j.tail, req->creds->access_key_id);
-        sb_putc(&j.tail, '/');
-        sb_put(&j.tail, j.scope.p, j.scope.len);
-        sb_puts(&j.tail, ", SignedHeaders=");
-        sb_put(&j.tail, j.names.p, j.names.len);
-        sb_puts(&j.tail, ", Signature=");
-        sb_puts(&j.tail, out->signature);
+        pw_buf_appendf(&j.tail, ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                       req->creds->access_key_id, pw_buf_str(&j.scope), pw_buf_str(&j.names),
+                       out->signature);
     }
     if (job_failed(&j) || (token && !(out->session_token = strdup(token))))
         goto done;
-    out->canonical_request = sb_take(&j.cr);
-    out->string_to_sign = sb_take(&j.sts);
-    *(presign ? &out->query : &out->authorization) = sb_take(&j.tail);
+    out->canonical_request = pw_buf_take(&j.cr);
+    out->string_to_sign = pw_buf_take(&j.sts);
+    *(presign ? &out->query : &out->authorization) = pw_buf_take(&j.tail);
 
     if (!presign) {
         out->add[out->n_add++] = (struct bridge_sigv4_header){"X-Amz-Date", out->amz_date};

@@ -8,47 +8,22 @@
  * dropped; other fields (event, id, retry) are read and ignored; a blank
  * line dispatches the event if it has data. An event larger than the bound
  * fails with PW_ERR_TOO_LARGE, so a provider that never sends a blank line
- * cannot grow us without limit.
+ * cannot grow us without limit. The bound is on the line being read and
+ * the event's data together, so the two buffers carry none of their own
+ * (`max` 0) and bridge_sse_feed checks it.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "bridge/bridge-int.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX ((size_t)4 * 1024 * 1024)
 
-static bool grow(char **buf, size_t *cap, size_t need)
+/* A non-blank line: a "data" field joins the event's data, anything else
+ * is skipped. */
+static enum pw_err field(struct bridge_sse *p, const char *l, size_t len, struct pw_error *err)
 {
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *nb = realloc(*buf, n);
-    if (!nb)
-        return false;
-    *buf = nb;
-    *cap = n;
-    return true;
-}
-
-static enum pw_err line_done(struct bridge_sse *p, bridge_sse_fn on_event, void *ud,
-                             struct pw_error *err)
-{
-    const char *l = p->line ? p->line : "";
-    size_t len = p->len;
-    p->len = 0;
-    if (len == 0) {
-        if (!p->has_data)
-            return PW_OK;
-        p->has_data = false;
-        size_t dlen = p->dlen;
-        p->dlen = 0;
-        p->data[dlen] = '\0';
-        return on_event(ud, p->data, dlen, err);
-    }
     if (l[0] == ':')
         return PW_OK;
     const char *colon = memchr(l, ':', len);
@@ -61,15 +36,28 @@ static enum pw_err line_done(struct bridge_sse *p, bridge_sse_fn on_event, void 
         v++;
         vlen--;
     }
-    size_t need = p->dlen + (p->has_data ? 1 : 0) + vlen + 1;
-    if (!grow(&p->data, &p->dcap, need))
+    if (pw_buf_reserve(&p->data, (p->has_data ? 1 : 0) + vlen) != PW_OK)
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "sse: out of memory");
     if (p->has_data)
-        p->data[p->dlen++] = '\n';
-    memcpy(p->data + p->dlen, v, vlen);
-    p->dlen += vlen;
+        pw_buf_append(&p->data, "\n", 1);
+    pw_buf_append(&p->data, v, vlen);
     p->has_data = true;
     return PW_OK;
+}
+
+static enum pw_err line_done(struct bridge_sse *p, bridge_sse_fn on_event, void *ud,
+                             struct pw_error *err)
+{
+    enum pw_err rc = PW_OK;
+    if (p->line.len) {
+        rc = field(p, p->line.data, p->line.len, err);
+        pw_buf_clear(&p->line);
+    } else if (p->has_data) {
+        p->has_data = false;
+        rc = on_event(ud, pw_buf_str(&p->data), p->data.len, err);
+        pw_buf_clear(&p->data);
+    }
+    return rc;
 }
 
 enum pw_err bridge_sse_feed(struct bridge_sse *p, const char *buf, size_t len,
@@ -89,22 +77,19 @@ enum pw_err bridge_sse_feed(struct bridge_sse *p, const char *buf, size_t len,
                 return rc;
             continue;
         }
-        if (p->len + p->dlen + 2 > max)
+        if (p->line.len + p->data.len + 2 > max)
             return pw_error_set(err, PW_ERR_TOO_LARGE, NULL,
                                 "sse: an event longer than %zu bytes", max);
-        if (!grow(&p->line, &p->cap, p->len + 2))
+        if (pw_buf_append(&p->line, &c, 1) != PW_OK)
             return pw_error_set(err, PW_ERR_NOMEM, NULL, "sse: out of memory");
-        p->line[p->len++] = c;
-        p->line[p->len] = '\0';
     }
     return PW_OK;
 }
 
 void bridge_sse_clear(struct bridge_sse *p)
 {
-    free(p->line);
-    free(p->data);
-    size_t max = p->max;
-    memset(p, 0, sizeof *p);
-    p->max = max;
+    pw_buf_free(&p->line);
+    pw_buf_free(&p->data);
+    p->has_data = false;
+    p->last_cr = false;
 }

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/clock.h"
 
 #define DEF_CONNECT_MS 10000
@@ -103,8 +104,8 @@ struct bridge_xfer {
     bool head_sent;
     bool curl_paused;
     long long first_byte_at;  /* monotonic ms */
-    char *hbuf;               /* header block being collected */
-    size_t hlen, hcap;
+    struct pw_buf head;       /* header lines being collected, each NUL-terminated;
+                               * max MAX_HEADER_BYTES */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -114,7 +115,7 @@ static void xfer_destroy(struct bridge_xfer *x)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hdrs);
     free(x->body);
-    free(x->hbuf);
+    pw_buf_free(&x->head);
     free(x);
 }
 
@@ -183,7 +184,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     struct bridge_xfer *x = ud;
     size_t len = size * n;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-        x->hlen = 0; /* a new response (after 1xx): forget the last one */
+        pw_buf_clear(&x->head); /* a new response (after 1xx): forget the last one */
         return len;
     }
     size_t end = len;
@@ -200,29 +201,16 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
         e->kind = E_HEAD;
         e->x = x;
         e->status = (int)status;
-        e->data = x->hbuf;
-        e->len = x->hlen;
-        x->hbuf = NULL;
-        x->hlen = x->hcap = 0;
+        e->len = x->head.len;
+        e->data = pw_buf_take(&x->head);
         x->head_sent = true;
         push_event(x->up, e);
         return len;
     }
-    if (x->hlen + end + 1 > MAX_HEADER_BYTES)
-        return 0; /* a runaway header block: fail the transfer */
-    if (x->hlen + end + 1 > x->hcap) {
-        size_t cap = x->hcap ? x->hcap * 2 : 1024;
-        while (cap < x->hlen + end + 1)
-            cap *= 2;
-        char *nb = realloc(x->hbuf, cap);
-        if (!nb)
-            return 0;
-        x->hbuf = nb;
-        x->hcap = cap;
-    }
-    memcpy(x->hbuf + x->hlen, buf, end);
-    x->hbuf[x->hlen + end] = '\0';
-    x->hlen += end + 1;
+    if (pw_buf_reserve(&x->head, end + 1) != PW_OK)
+        return 0; /* a runaway header block (or no memory): fail the transfer */
+    pw_buf_append(&x->head, buf, end);
+    pw_buf_append(&x->head, "", 1);
     return len;
 }
 
@@ -580,6 +568,7 @@ enum pw_err bridge_xfer_start(struct bridge_upstream *up, const struct bridge_xf
     if (!x)
         return pw_error_set(err, PW_ERR_NOMEM, NULL, "upstream: out of memory");
     x->up = up;
+    pw_buf_init(&x->head, MAX_HEADER_BYTES);
     x->cb = *cb;
     x->ud = ud;
     x->easy = curl_easy_init();

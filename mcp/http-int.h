@@ -165,8 +165,6 @@ struct pw_mcp_http {
     struct mcp_hmodern *modern; /* revision 2026-07-28 requests (http_modern.c) */
 };
 
-int64_t mcp_http_now_ms(void);
-
 /* http.c: response helpers. mcp_http_error answers with a JSON-RPC error
  * body whose id is null (CORS headers come from the server's pipeline). */
 void mcp_http_error(struct pw_server_req *r, int status, int code,

@@ -65,6 +65,7 @@
 
 #include "pennyworth/json.h"
 #include "mcp/http-int.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 #define SWEEP_MS 250
@@ -236,7 +237,7 @@ static struct mcp_hsess *need_session(struct reqctx *c)
         mcp_http_error(c->r, 404, MCP_HTTP_E_NO_SESSION, "Session not found");
         return NULL;
     }
-    s->last_active_ms = mcp_http_now_ms();
+    s->last_active_ms = pw_clock_ms();
     return s;
 }
 
@@ -427,7 +428,7 @@ static const struct pw_server_handler handler = {
 static void on_timer(void *ud)
 {
     struct pw_mcp_http *h = ud;
-    int64_t now = mcp_http_now_ms();
+    int64_t now = pw_clock_ms();
     mcp_hmodern_sweep(h, now);
     for (size_t i = 0; i < h->nbuckets; i++) {
         for (struct mcp_hsess *s = h->buckets[i], *next; s; s = next) {

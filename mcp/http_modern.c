@@ -59,6 +59,7 @@
 
 #include "mcp/http-int.h"
 #include "mcp/modern-int.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/json.h"
 #include "pennyworth/log.h"
 
@@ -152,7 +153,7 @@ static bool start_stream(struct mcp_hmodern *m)
     hd[n++] = "no";
     hd[n] = NULL;
     m->stream = true;
-    m->last_write_ms = mcp_http_now_ms();
+    m->last_write_ms = pw_clock_ms();
     return pw_server_req_start(m->req, 200, "text/event-stream", hd) == PW_OK;
 }
 
@@ -166,7 +167,7 @@ static void write_event(struct mcp_hmodern *m, const char *text)
     if (len > 0)
         pw_server_req_write(m->req, ev, (size_t)len); /* a failure: on_close follows */
     free(ev);
-    m->last_write_ms = mcp_http_now_ms();
+    m->last_write_ms = pw_clock_ms();
 }
 
 /* The engine's send() for one modern request. Never frees `m`: the engine

@@ -35,22 +35,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pennyworth/json.h"
 #include "mcp/http-int.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 #define RESUME_WINDOW_MS 60000       /* a finished stream stays resumable */
 #define MAX_RETAINED_STREAMS 32      /* finished, detached streams per session */
 #define INIT_TIMEOUT_MS 60000        /* an initialize that never completed */
-
-int64_t mcp_http_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The session table --------------------------------------------------------------------------- */
 
@@ -183,7 +176,7 @@ struct mcp_hsess *mcp_hsess_new(struct pw_mcp_http *h)
         s->id[2 * i + 1] = hex[raw[i] & 15];
     }
     s->h = h;
-    s->created_ms = s->last_active_ms = mcp_http_now_ms();
+    s->created_ms = s->last_active_ms = pw_clock_ms();
     s->next_stream = 1;
     struct pw_mcp_transport t = {.send = sess_send, .ctx = s, .name = PW_MCP_TRANSPORT_HTTP};
     struct pw_error err = {0};
@@ -241,12 +234,12 @@ static void stream_flush(struct mcp_hstream *st)
         if (pw_server_req_write(st->req, e->text, e->len) != PW_OK)
             return; /* the server drops the client; on_close detaches it */
         st->cursor = e->seq + 1;
-        st->last_write_ms = mcp_http_now_ms();
+        st->last_write_ms = pw_clock_ms();
     }
     if (st->done && st->cursor >= st->ring.next_seq) {
         pw_server_req_end(st->req);
         st->req = NULL;
-        st->detached_ms = mcp_http_now_ms();
+        st->detached_ms = pw_clock_ms();
         st->sess->last_active_ms = st->detached_ms;
     }
 }
@@ -290,7 +283,7 @@ void mcp_hstream_attach(struct mcp_hstream *st, struct pw_server_req *r, uint64_
      * client and on_close finds the stream (invariant 2). */
     st->req = r;
     pw_server_req_set_data(r, st);
-    st->attached_ms = st->last_write_ms = mcp_http_now_ms();
+    st->attached_ms = st->last_write_ms = pw_clock_ms();
     if (pw_server_req_start(r, 200, "text/event-stream", h) != PW_OK)
         return;
     if (from <= st->ring.evicted_upto && from < st->ring.next_seq)
@@ -329,7 +322,7 @@ struct mcp_hpost *mcp_hpost_new(struct mcp_hsess *s, struct pw_server_req *r, js
     p->batch = batch;
     p->sse_ok = sse_ok;
     p->init = init;
-    p->started_ms = mcp_http_now_ms();
+    p->started_ms = pw_clock_ms();
     p->next = s->posts;
     if (s->posts)
         s->posts->prev = p;
@@ -482,7 +475,7 @@ void mcp_hpost_to_sse(struct mcp_hpost *p)
         /* The connection is as old as the POST: polling counts from there. */
         st->attached_ms = p->started_ms;
     } else
-        st->detached_ms = mcp_http_now_ms();
+        st->detached_ms = pw_clock_ms();
     size_t i;
     json_t *v;
     json_array_foreach(p->answers, i, v)
@@ -569,13 +562,13 @@ void mcp_http_detach(struct pw_server_req *r)
     if (*kind == MCP_HK_POST) {
         struct mcp_hpost *p = (struct mcp_hpost *)kind;
         p->req = NULL;
-        p->sess->last_active_ms = mcp_http_now_ms();
+        p->sess->last_active_ms = pw_clock_ms();
         post_free(p); /* its answers, when they come, are dropped */
     } else {
         struct mcp_hstream *st = (struct mcp_hstream *)kind;
         if (st->req == r) {
             st->req = NULL;
-            st->detached_ms = st->sess->last_active_ms = mcp_http_now_ms();
+            st->detached_ms = st->sess->last_active_ms = pw_clock_ms();
         }
     }
 }
@@ -644,7 +637,7 @@ void mcp_hsess_stop(struct mcp_hsess *s)
         if (st->req && (st == s->own || st->done)) {
             pw_server_req_end(st->req);
             st->req = NULL;
-            st->detached_ms = mcp_http_now_ms();
+            st->detached_ms = pw_clock_ms();
         }
     }
 }

@@ -204,7 +204,6 @@ struct pw_mcp_session {
 /* server.c */
 bool mcp_on_loop(const struct pw_mcp_server *srv);
 void mcp_post(struct pw_mcp_server *srv, struct mcp_post *p); /* any thread */
-int64_t mcp_now_ms(void);
 
 /* workers.c */
 struct mcp_workers *mcp_workers_start(struct pw_mcp_server *srv, int n);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 /* The client capability each server-to-client method needs. */
@@ -87,7 +88,7 @@ enum pw_err pw_mcp_call_request(struct pw_mcp_call *call, const char *method,
     mcp_call_ref(call);
     o->reply = reply;
     o->ud = ud;
-    o->deadline_ms = mcp_now_ms() + srv->opt.request_timeout_ms;
+    o->deadline_ms = pw_clock_ms() + srv->opt.request_timeout_ms;
     o->prev = srv->out_tail;
     if (srv->out_tail)
         srv->out_tail->next = o;

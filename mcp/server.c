@@ -1,6 +1,6 @@
 /*
- * The MCP server object: options, the session list, the hand-off queue from
- * worker threads to the loop thread, and the clock.
+ * The MCP server object: options, the session list, and the hand-off queue
+ * from worker threads to the loop thread.
  *
  * The hand-off queue is the one place threads meet: a worker appends a post
  * under post_lock and calls the waker; the loop thread swaps the whole list
@@ -14,19 +14,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 const char *const pw_mcp_versions[] = {"2024-11-05", "2025-03-26", "2025-06-18",
                                        "2025-11-25", NULL};
-
-int64_t mcp_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool mcp_on_loop(const struct pw_mcp_server *srv)
 {
@@ -172,11 +165,11 @@ int64_t pw_mcp_server_timeout_ms(struct pw_mcp_server *srv)
 {
     if (!srv->out_head)
         return -1;
-    int64_t d = srv->out_head->deadline_ms - mcp_now_ms();
+    int64_t d = srv->out_head->deadline_ms - pw_clock_ms();
     return d < 0 ? 0 : d;
 }
 
 void pw_mcp_server_tick(struct pw_mcp_server *srv)
 {
-    mcp_outgoing_expire(srv, mcp_now_ms());
+    mcp_outgoing_expire(srv, pw_clock_ms());
 }

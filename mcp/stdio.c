@@ -9,9 +9,12 @@
  * on the engine's workers, so ping and cancellation are answered while a
  * slow tool runs.
  *
- * Bounds: a line over PW_MCP_STDIO_MAX_LINE is discarded up to its newline
- * and answered with one JSON-RPC error; the input buffer never grows past
- * that bound. Logs go to stderr only; stdout carries protocol messages.
+ * Input: a line that arrives whole in one read (64 KiB, far below the
+ * bound) is handed over from the read buffer; only an unfinished line is
+ * copied, into `in`, whose bound is PW_MCP_STDIO_MAX_LINE. A line over it is
+ * discarded up to its newline and answered with one JSON-RPC error; `in`
+ * never grows past the bound. Logs go to stderr only; stdout carries
+ * protocol messages.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -28,19 +31,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pennyworth/buf.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
-
-struct buf {
-    char *data;
-    size_t len, cap;
-};
 
 struct stdio_loop {
     struct pw_mcp_server *srv;
     struct pw_mcp_session *session;
     int in_fd, out_fd;
     int wake[2];
-    struct buf in, out;
+    struct pw_buf in;      /* the unfinished line, max PW_MCP_STDIO_MAX_LINE */
+    struct pw_buf out;     /* messages waiting for the peer to read them */
     size_t out_off;        /* bytes of `out` already written */
     bool in_open;
     bool discarding;       /* skipping the rest of an oversized line */
@@ -66,23 +67,6 @@ static void waker(void *ud)
     (void)w; /* EAGAIN: the pipe is full, so a wake-up is pending anyway */
 }
 
-static bool buf_append(struct buf *b, const char *data, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return false;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return true;
-}
-
 static void flush_out(struct stdio_loop *l)
 {
     while (l->out_off < l->out.len && !l->out_broken) {
@@ -98,8 +82,10 @@ static void flush_out(struct stdio_loop *l)
         }
         l->out_off += (size_t)w;
     }
-    if (l->out_off == l->out.len || l->out_broken)
-        l->out.len = l->out_off = 0;
+    if (l->out_off == l->out.len || l->out_broken) {
+        pw_buf_clear(&l->out);
+        l->out_off = 0;
+    }
 }
 
 static void send_msg(void *ctx, json_t *msg, json_t *related)
@@ -108,8 +94,13 @@ static void send_msg(void *ctx, json_t *msg, json_t *related)
     if (l->out_broken)
         return;
     char *text = json_dumps(msg, PW_JSON_WIRE);
-    if (!text || !buf_append(&l->out, text, strlen(text)) || !buf_append(&l->out, "\n", 1))
+    size_t n = text ? strlen(text) : 0;
+    if (!text || pw_buf_reserve(&l->out, n + 1) != PW_OK) {
         pw_errorlog("stdio: out of memory queueing a message; it is dropped");
+    } else { /* both fit now: a message is queued whole or not at all */
+        pw_buf_append(&l->out, text, n);
+        pw_buf_append(&l->out, "\n", 1);
+    }
     free(text);
     flush_out(l);
 }
@@ -123,37 +114,55 @@ static void oversized(struct stdio_loop *l)
                                                                    NULL)), NULL);
 }
 
-/* Hands every complete line in the input buffer to the session. */
-static void consume_lines(struct stdio_loop *l)
+/* A complete line (without its newline) for the session; blank ones are
+ * skipped. */
+static void deliver(struct stdio_loop *l, const char *line, size_t n)
 {
-    size_t start = 0;
-    for (;;) {
-        char *nl = memchr(l->in.data + start, '\n', l->in.len - start);
-        if (!nl)
-            break;
-        size_t end = (size_t)(nl - l->in.data);
+    if (n && line[n - 1] == '\r')
+        n--;
+    size_t i = 0;
+    while (i < n && strchr(" \t", line[i]))
+        i++;
+    if (i < n)
+        pw_mcp_session_receive(l->session, line, n);
+}
+
+/* Adds `n` bytes of the line being read to `in`. When that passes the bound
+ * the line is refused (one error), when memory runs out it is dropped; either
+ * way `in` is emptied and false returned. */
+static bool keep(struct stdio_loop *l, const char *data, size_t n)
+{
+    enum pw_err rc = pw_buf_append(&l->in, data, n);
+    if (rc == PW_OK)
+        return true;
+    if (rc == PW_ERR_TOO_LARGE)
+        oversized(l);
+    else
+        pw_errorlog("stdio: out of memory reading input");
+    pw_buf_clear(&l->in);
+    return false;
+}
+
+/* Hands every line that `data` completes to the session; the unfinished
+ * last one waits in `in` (or, once refused, is skipped to its newline). */
+static void consume(struct stdio_loop *l, const char *data, size_t n)
+{
+    const char *nl;
+    while ((nl = memchr(data, '\n', n))) {
+        size_t k = (size_t)(nl - data);
         if (l->discarding) {
             l->discarding = false;
-        } else {
-            size_t n = end - start;
-            if (n && l->in.data[start + n - 1] == '\r')
-                n--;
-            size_t i = 0;
-            while (i < n && strchr(" \t", l->in.data[start + i]))
-                i++;
-            if (i < n)
-                pw_mcp_session_receive(l->session, l->in.data + start, n);
+        } else if (l->in.len == 0) {
+            deliver(l, data, k);
+        } else if (keep(l, data, k)) {
+            deliver(l, l->in.data, l->in.len);
+            pw_buf_clear(&l->in);
         }
-        start = end + 1;
+        data += k + 1;
+        n -= k + 1;
     }
-    memmove(l->in.data, l->in.data + start, l->in.len - start);
-    l->in.len -= start;
-    if (l->in.len > PW_MCP_STDIO_MAX_LINE) {
-        if (!l->discarding)
-            oversized(l);
+    if (n && !l->discarding && !keep(l, data, n))
         l->discarding = true;
-        l->in.len = 0;
-    }
 }
 
 static void read_input(struct stdio_loop *l)
@@ -168,20 +177,14 @@ static void read_input(struct stdio_loop *l)
     }
     if (n == 0) {
         l->in_open = false;
-        if (l->in.len && !l->discarding)
+        if (l->in.len)
             pw_mcp_session_receive(l->session, l->in.data, l->in.len);
-        l->in.len = 0;
+        pw_buf_clear(&l->in);
         /* Nobody can answer our requests any more. */
         mcp_outgoing_fail_session(l->session);
         return;
     }
-    if (!buf_append(&l->in, chunk, (size_t)n)) {
-        pw_errorlog("stdio: out of memory reading input");
-        l->in.len = 0;
-        l->discarding = true;
-        return;
-    }
-    consume_lines(l);
+    consume(l, chunk, (size_t)n);
 }
 
 static void drain_wake(struct stdio_loop *l)
@@ -204,6 +207,7 @@ int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
                      void (*tick)(void *ud), void *ud, int tick_ms, int drain_ms)
 {
     struct stdio_loop l = {.srv = srv, .in_fd = in_fd, .out_fd = out_fd, .in_open = true};
+    pw_buf_init(&l.in, PW_MCP_STDIO_MAX_LINE);
     if (pipe2(l.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         pw_errorlog("stdio: cannot make the wake pipe: %s", strerror(errno));
         return 1;
@@ -224,17 +228,17 @@ int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    int64_t next_tick = mcp_now_ms() + tick_ms;
+    int64_t next_tick = pw_clock_ms() + tick_ms;
     int64_t drain_deadline = -1;
     while (!stop_signal) {
         if (!l.in_open) {
             if (drain_deadline < 0)
-                drain_deadline = mcp_now_ms() + drain_ms;
-            if ((l.session->ninflight == 0 && l.out.len == 0) || mcp_now_ms() >= drain_deadline ||
+                drain_deadline = pw_clock_ms() + drain_ms;
+            if ((l.session->ninflight == 0 && l.out.len == 0) || pw_clock_ms() >= drain_deadline ||
                 l.out_broken)
                 break;
         }
-        int64_t now = mcp_now_ms();
+        int64_t now = pw_clock_ms();
         int64_t timeout = pw_mcp_server_timeout_ms(srv);
         if (tick && (timeout < 0 || next_tick - now < timeout))
             timeout = next_tick - now < 0 ? 0 : next_tick - now;
@@ -258,9 +262,9 @@ int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
         if (n > 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)))
             flush_out(&l);
         pw_mcp_server_tick(srv);
-        if (tick && mcp_now_ms() >= next_tick) {
+        if (tick && pw_clock_ms() >= next_tick) {
             tick(ud);
-            next_tick = mcp_now_ms() + tick_ms;
+            next_tick = pw_clock_ms() + tick_ms;
         }
     }
     if (stop_signal)
@@ -273,7 +277,7 @@ int pw_mcp_stdio_run(struct pw_mcp_server *srv, int in_fd, int out_fd,
     pw_mcp_server_set_waker(srv, NULL, NULL);
     close(l.wake[0]);
     close(l.wake[1]);
-    free(l.in.data);
-    free(l.out.data);
+    pw_buf_free(&l.in);
+    pw_buf_free(&l.out);
     return 0;
 }

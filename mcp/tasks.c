@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "pennyworth/assert.h"
+#include "pennyworth/clock.h"
 #include "pennyworth/log.h"
 
 #define TTL_MS 3600000       /* a task stays readable this long after its last change */
@@ -75,13 +76,6 @@ struct mcp_task {
     int64_t created_ms, updated_ms; /* wall clock */
     struct mcp_task *next;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static json_t *iso(int64_t ms)
 {
@@ -192,7 +186,7 @@ bool pw_mcp_call_to_task(struct pw_mcp_call *call)
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(t->id + 2 * i, 3, "%02x", raw[i]);
     t->responses = json_object();
-    t->created_ms = t->updated_ms = wall_ms();
+    t->created_ms = t->updated_ms = pw_clock_wall_ms();
     t->call = call;
     memcpy(t->principal, call->principal, sizeof t->principal);
     mcp_task_lock(ms);
@@ -240,7 +234,7 @@ bool mcp_task_finish(struct pw_mcp_call *call, json_t *msg, bool is_error)
             t->status = T_COMPLETED;
         }
         msg = NULL;
-        t->updated_ms = wall_ms();
+        t->updated_ms = pw_clock_wall_ms();
     }
     mcp_task_unlock(ms);
     json_decref(msg); /* a cancelled task's late answer */
@@ -263,7 +257,7 @@ bool mcp_task_input(struct pw_mcp_call *call, json_t *requests_new, json_t *stat
         t->state = state_new;
         requests_new = state_new = NULL;
         t->status = T_INPUT;
-        t->updated_ms = wall_ms();
+        t->updated_ms = pw_clock_wall_ms();
     }
     mcp_task_unlock(ms);
     json_decref(requests_new);
@@ -319,7 +313,7 @@ static struct mcp_task *named(struct pw_mcp_session *s, struct mcp_batch *b, jso
         return NULL;
     }
     mcp_task_lock(ms);
-    sweep(ms, wall_ms());
+    sweep(ms, pw_clock_wall_ms());
     struct mcp_task *t = find(ms, tid);
     if (t && memcmp(t->principal, s->principal, sizeof t->principal) != 0)
         t = NULL; /* another key's task is as good as unknown */
@@ -351,7 +345,7 @@ void mcp_tasks_cancel(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
         return;
     if (t->status < T_COMPLETED) {
         t->status = T_CANCELLED;
-        t->updated_ms = wall_ms();
+        t->updated_ms = pw_clock_wall_ms();
         atomic_store(&t->call->cancelled, true);
     }
     mcp_task_unlock(s->srv->modern);
@@ -404,7 +398,7 @@ void mcp_tasks_update(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id,
             t->status = T_WORKING;
             resume = true;
         }
-        t->updated_ms = wall_ms();
+        t->updated_ms = pw_clock_wall_ms();
     }
     struct pw_mcp_call *c = t->call;
     mcp_call_ref(c);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pennyworth/clock.h"
 #include "pennyworth/json.h"
 #include "pennyworth/metrics.h"
 
@@ -80,14 +81,13 @@ static void set_str(json_t *o, const char *k, const char *v)
 
 void server_log_request(const struct pw_server_ctx *c, const char *peer)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = pw_clock_wall_ms();
+    time_t sec = (time_t)(now / 1000);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     char when[96];
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000);
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
     int64_t total = c->at_us[PW_SERVER_MARK_END] - c->at_us[PW_SERVER_MARK_RECEIVED];
     json_t *o = json_object();
     json_object_set_new(o, "time", json_string(when));

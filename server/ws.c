@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pennyworth/buf.h"
 #include "pennyworth/log.h"
 
 /* A reassembly buffer larger than this is given back after each message. */
@@ -55,8 +56,7 @@ struct pw_server_ws {
     struct pw_server *srv;
     struct lws *wsi;
     const struct server_ws_route *route;
-    char *msg;                  /* the message being reassembled */
-    size_t len, cap;
+    struct pw_buf msg;          /* the message being reassembled, max route->max_message */
     struct server_outq out;
     void *data;                 /* the handler's */
     bool opened;                /* on_open accepted it: on_close is owed */
@@ -182,7 +182,7 @@ static void conn_free(struct ws_pss *pss)
     }
     srv->nactive--;
     server_outq_clear(&c->out);
-    free(c->msg);
+    pw_buf_free(&c->msg);
     free(c);
     server_check_done(srv);
 }
@@ -197,6 +197,7 @@ static int on_established(struct lws *wsi, struct ws_pss *pss)
     c->srv = srv;
     c->wsi = wsi;
     c->route = rt;
+    pw_buf_init(&c->msg, rt->max_message);
     server_outq_init(&c->out, LWS_PRE);
     c->next = srv->wss;
     if (srv->wss)
@@ -228,40 +229,28 @@ static int on_receive(struct lws *wsi, struct ws_pss *pss, const char *in, size_
     /* A frame announces its length up front: one that cannot fit is refused
      * on its first bytes, not after we buffered up to the bound. */
     size_t rest = lws_remaining_packet_payload(wsi);
-    if (len > c->route->max_message - c->len ||
-        rest > c->route->max_message - c->len - len) {
-        pw_info("server: WebSocket message over %zu bytes; closing with 1009",
-                c->route->max_message);
+    size_t room = c->msg.max - c->msg.len;
+    if (len > room || rest > room - len) {
+        pw_info("server: WebSocket message over %zu bytes; closing with 1009", c->msg.max);
         return refuse_rx(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     }
     /* Room for the rest of a small frame too: a message in one frame (nearly
-     * all of them) costs one allocation of its own size, which is all an idle
-     * connection keeps. A larger frame gets room only as its bytes come, so
-     * an announced length alone reserves next to nothing. */
-    size_t need = c->len + len + 1 + (rest <= RESERVE_FRAME ? rest : 0);
-    if (need > c->cap) {
-        size_t cap = 2 * c->cap > need ? 2 * c->cap : need;
-        char *m = realloc(c->msg, cap);
-        if (!m)
-            return refuse_rx(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        c->msg = m;
-        c->cap = cap;
-    }
-    if (len)
-        memcpy(c->msg + c->len, in, len);
-    c->len += len;
+     * all of them) costs one allocation, which is all an idle connection
+     * keeps. A larger frame gets room only as its bytes come, so an
+     * announced length alone reserves next to nothing. */
+    if (pw_buf_reserve(&c->msg, len + (rest <= RESERVE_FRAME ? rest : 0)) != PW_OK)
+        return refuse_rx(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    pw_buf_append(&c->msg, in, len);
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
-    c->msg[c->len] = '\0';
-    size_t n = c->len;
-    c->len = 0;
     if (c->opened)
-        c->route->h->on_message(c, c->msg, n, c->route->ud);
-    if (pss->c == c && c->cap > KEEP_RX_BUFFER) {
-        free(c->msg);
-        c->msg = NULL;
-        c->cap = 0;
-    }
+        c->route->h->on_message(c, c->msg.data, c->msg.len, c->route->ud);
+    if (pss->c != c)
+        return 0; /* the connection was freed meanwhile, and `c` with it */
+    if (c->msg.cap > KEEP_RX_BUFFER)
+        pw_buf_free(&c->msg);
+    else
+        pw_buf_clear(&c->msg);
     return 0;
 }
 
