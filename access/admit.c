@@ -458,7 +458,7 @@ void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
         u = &none;
     if (g->status != 0)
         return;
-    int64_t cost = u->cost_micros > 0
+    int64_t cost = u->priced || u->cost_micros > 0
                        ? u->cost_micros
                        : pw_access_cost(acc, u->model, u->prompt_tokens, u->completion_tokens,
                                         u->cached_tokens);

@@ -194,6 +194,7 @@ static void done(struct pw_server_ctx *ctx, void *ud)
         .completion_tokens = ctx->completion_tokens,
         .cached_tokens = ctx->cached_tokens,
         .cost_micros = ctx->cost_micros,
+        .priced = ctx->cost_micros >= 0,
         .latency_us = total,
         .upstream_us = ctx->upstream_us,
         .products = ctx->products,

@@ -281,8 +281,10 @@ struct pw_access_usage {
     const char *provider;
     int status;
     int64_t prompt_tokens, completion_tokens, cached_tokens;
-    int64_t cost_micros;        /* > 0: already priced by the caller; else
-                                   from the price table */
+    int64_t cost_micros;        /* > 0, or `priced`: already priced by the
+                                   caller; else from the price table */
+    bool priced;                /* cost_micros is the price even when 0 (a
+                                   deployment priced at zero) */
     int64_t latency_us;         /* request in -> response done */
     int64_t upstream_us;        /* time waiting on the provider */
     const char *products;       /* JSON array text of injected product ids, or NULL */

@@ -206,6 +206,41 @@ struct progress {
 };
 
 /* The child: records in open mode, reporting each finished one. */
+/* A caller's price wins over the table, even a price of zero (a deployment
+ * priced at 0); without one the table prices the tokens. */
+static void callers_price_wins_even_at_zero(void **state)
+{
+    char *dir = at_tmpdir();
+    struct at_clock clock = {AT_T0};
+    struct pw_access *acc = at_open(dir, &clock, NULL, true);
+    char key[PW_ACCESS_KEY_MAX];
+    at_key(acc, "enterprise", -1, NULL, 0, key);
+    const struct {
+        int64_t cost;
+        bool priced;
+    } cases[] = {{0, true}, {1234, false}, {0, false}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pw_access_request req = {.api_key = key, .model = "gpt-4o"};
+        struct pw_access_grant g;
+        pw_access_admit(acc, &req, &g);
+        assert_int_equal(g.status, 0);
+        struct pw_access_usage u = {.request_id = "p", .route = "/v1/chat/completions",
+                                    .model = "gpt-4o", .status = 200,
+                                    .prompt_tokens = 1000000, .cost_micros = cases[i].cost,
+                                    .priced = cases[i].priced};
+        pw_access_finish(acc, &g, &u);
+        pw_access_usage_flush(acc);
+        json_t *rep = report(acc, PW_ACCESS_BY_MODEL, 0);
+        int64_t table = pw_access_cost(acc, "gpt-4o", 1000000, 0, 0);
+        assert_true(table > 0);
+        int64_t want = i == 0 ? 0 : i == 1 ? 1234 : 1234 + table;
+        assert_int_equal(total(rep, "costMicros"), want);
+        json_decref(rep);
+    }
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
 static void child(const char *dir, int fd)
 {
     struct pw_access *acc = at_open(dir, NULL, NULL, true);
@@ -313,6 +348,7 @@ int main(void)
         cmocka_unit_test(purge_after_retention),
         cmocka_unit_test(refused_model_is_capped),
         cmocka_unit_test(queue_is_bounded_by_bytes),
+        cmocka_unit_test(callers_price_wins_even_at_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
