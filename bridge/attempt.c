@@ -12,6 +12,10 @@
  * (pw_server_ctx_upstream_begin / _end), so the gateway's own overhead is
  * the rest, and pennyworth_upstream_duration_seconds observes it.
  *
+ * Each attempt is also a CLIENT span when tracing (trace.c): begun with
+ * the transfer (its traceparent goes upstream), ended where the attempt's
+ * outcome is known: round_end, attempt_failed, or a drop (cancelled).
+ *
  * The breakers' open/closed changes are mirrored in pennyworth_circuit_open
  * (1 from opening until the breaker closes again, its half-open probe
  * included).
@@ -85,6 +89,8 @@ static void timing_end(struct bridge_exchange *x)
 
 void bridge_attempt_drop(struct bridge_exchange *x)
 {
+    static const struct pw_error gone = {.code = PW_ERR_CANCELLED, .message = "cancelled"};
+    bridge_trace_attempt_end(x, &gone); /* ended already unless cancelled */
     if (x->xfer)
         bridge_xfer_cancel(x->xfer);
     x->xfer = NULL;
@@ -117,6 +123,7 @@ static void attempt_failed(struct bridge_exchange *x, const struct pw_error *err
         partial = partial || bridge_chunk_is_content(c);
     pw_error_clear(&x->last);
     pw_error_set(&x->last, err->code, err->pointer, "%s", err->message);
+    bridge_trace_attempt_end(x, err);
     if (retryable)
         breaker_record(d, false);
     pw_info("bridge: %s attempt %d on %s failed: %s", x->id, x->attempts, d->label,
@@ -168,6 +175,7 @@ static void attempt_failed(struct bridge_exchange *x, const struct pw_error *err
 
 static void round_end(struct bridge_exchange *x)
 {
+    bridge_trace_attempt_end(x, NULL);
     breaker_record(x->alias->deps[x->dep], true);
     json_array_extend(x->out, x->att);
     json_array_clear(x->att);
@@ -332,11 +340,14 @@ static bool start_attempt(struct bridge_exchange *x, struct bridge_deploy *d,
     x->nclient = 0;
     if (x->mode == BRIDGE_CTX_TOOLS && x->b->ctx)
         x->round = bridge_agg_new();
+    bridge_trace_attempt_begin(x, d, &h);
+    xr.headers = (const char *const *)h.headers; /* traceparent added */
     timing_begin(x);
     rc = bridge_xfer_start(x->b->up, &xr, &cb, x, &x->xfer, err);
     bridge_http_clear(&h);
     if (rc != PW_OK) {
         timing_end(x);
+        bridge_trace_attempt_end(x, err);
         return false;
     }
     x->attempts++;

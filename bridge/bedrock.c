@@ -531,6 +531,7 @@ static void decoder_free(struct bridge_decoder *d)
 
 const struct bridge_provider bridge_provider_bedrock = {
     .name = "bedrock",
+    .genai_system = "aws.bedrock",
     .prefix = "bedrock/",
     .defaults_new = defaults_new,
     .defaults_free = defaults_free,

@@ -16,6 +16,9 @@
  *
  * Either way the ids of the products the model was shown are collected in
  * x->products (unique, in order) for the products header and the usage.
+ * The search, and each tool round, is a "catalog context" span when
+ * tracing (trace.c), current while the in-process MCP calls are made so
+ * that their tools/call spans are its children.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -95,6 +98,7 @@ static void on_search(void *ud, json_t *products, const struct pw_error *err)
     } else if (err) {
         pw_warn("bridge: %s: catalog context skipped: %s", x->id, err->message);
     }
+    bridge_trace_context_end(x, products ? NULL : err ? err->message : "no answer");
     bridge_attempt_next(x);
 }
 
@@ -103,12 +107,20 @@ void bridge_enrich_begin(struct bridge_exchange *x)
     if (x->mode == BRIDGE_CTX_AUTO && x->b->ctx) {
         char *text = bridge_context_user_text(json_object_get(x->req, "messages"));
         struct pw_error e = {0};
-        if (text && bridge_context_search(x->b->ctx, text, BRIDGE_CONTEXT_DEFAULT_LIMIT,
-                                          on_search, x, &x->op, &e) == PW_OK) {
+        /* The search's tools/call span is the context span's child. */
+        const struct pw_trace_ctx *prev = pw_trace_enter(text ? bridge_trace_context_begin(x)
+                                                              : NULL);
+        enum pw_err rc = text ? bridge_context_search(x->b->ctx, text,
+                                                      BRIDGE_CONTEXT_DEFAULT_LIMIT, on_search,
+                                                      x, &x->op, &e)
+                              : PW_ERR_NOT_FOUND;
+        pw_trace_leave(prev);
+        if (rc == PW_OK) {
             free(text);
             x->phase = BRIDGE_PHASE_CONTEXT;
             return;
         }
+        bridge_trace_context_end(x, e.message);
         if (text)
             pw_warn("bridge: %s: catalog context skipped: %s", x->id, e.message);
         free(text);
@@ -195,6 +207,7 @@ void bridge_enrich_clear(struct bridge_exchange *x)
  * messages join the conversation, and the model gets it back. */
 static void tools_done(struct bridge_exchange *x)
 {
+    bridge_trace_context_end(x, NULL);
     json_t *msgs = json_object_get(x->req, "messages");
     json_t *calls = json_array();
     for (size_t i = 0; i < x->ncalls; i++)
@@ -274,6 +287,8 @@ static void run_tools(struct bridge_exchange *x)
     json_decref(done);
     x->phase = BRIDGE_PHASE_TOOLS;
     x->pending = x->ncalls;
+    /* The calls' tools/call spans are the round's context span's children. */
+    const struct pw_trace_ctx *prev = pw_trace_enter(bridge_trace_context_begin(x));
     for (size_t k = 0; k < x->ncalls; k++) {
         struct bridge_tool_call *c = &x->calls[k];
         struct pw_error e = {0};
@@ -286,6 +301,7 @@ static void run_tools(struct bridge_exchange *x)
             snprintf(c->result, n, "error: %s", e.message[0] ? e.message : "out of memory");
         x->pending--;
     }
+    pw_trace_leave(prev);
     if (x->pending == 0)
         tools_done(x);
 }

@@ -70,6 +70,7 @@ void bridge_exchange_finish(struct bridge_exchange *x)
     if (x->op)
         bridge_context_cancel(x->op);
     bridge_enrich_clear(x);
+    bridge_trace_finish(x);
     if (x->r)
         pw_server_req_set_data(x->r, NULL);
     if (x->prev)
@@ -111,6 +112,7 @@ void bridge_exchange_start(struct pw_bridge *b, struct pw_server_req *r, json_t 
     x->r = r;
     pw_buf_init(&x->ebuf, BRIDGE_MAX_ERROR_BODY);
     x->sctx = pw_server_req_ctx(r);
+    bridge_trace_start(x);
     x->req = body;
     x->alias = alias;
     x->mode = mode;

@@ -11,6 +11,7 @@
  *               the usage reported into the request's context
  *   enrich.c    what the catalog adds: context injected before the first
  *               attempt (auto mode) and catalog tool rounds (tools mode)
+ *   trace.c     its spans: the catalog context and each upstream attempt
  *
  * Threads: the service thread only. Ownership: an exchange is on its
  * bridge's list from bridge_exchange_start until bridge_exchange_finish,
@@ -26,6 +27,7 @@
 #include "bridge/bridge-int.h"
 #include "pennyworth/buf.h"
 #include "pennyworth/server.h"
+#include "pennyworth/trace.h"
 
 #define BRIDGE_MAX_CALLS 128     /* tool calls of one upstream response we track */
 #define BRIDGE_SAVED_HEADERS 5   /* response headers an error mapping may read */
@@ -86,6 +88,12 @@ struct bridge_exchange {
     int nclient;
     struct bridge_tool_call *calls;
     size_t ncalls, pending;
+    /* spans (trace.c); `traced` false: none, nothing allocated */
+    bool traced;
+    struct pw_trace_ctx trace;     /* the request's SERVER span, copied */
+    char *tracestate;              /* the client's, for upstreams (owned) */
+    struct pw_trace_span *ctx_span, *att_span; /* open spans, or NULL */
+    long long att_in0, att_out0;   /* usage when the attempt began */
     /* response cache: a complete answer is stored under this key */
     bool cached;
     struct bridge_cache_key cache_key;
@@ -135,5 +143,22 @@ bool bridge_enrich_filter(struct bridge_exchange *x, json_t *chunk);
 bool bridge_enrich_round(struct bridge_exchange *x);
 /* Cancels and frees the catalog calls of a round. */
 void bridge_enrich_clear(struct bridge_exchange *x);
+
+/* trace.c (every function does nothing for an exchange not traced) */
+/* Copies the request's span context: the parent of the exchange's spans. */
+void bridge_trace_start(struct bridge_exchange *x);
+/* The catalog context span begins; its context (borrowed, or NULL), to
+ * make current around the in-process MCP calls. */
+const struct pw_trace_ctx *bridge_trace_context_begin(struct bridge_exchange *x);
+/* It ends, with the products collected so far; `error` (or NULL) fails it. */
+void bridge_trace_context_end(struct bridge_exchange *x, const char *error);
+/* An attempt's span begins: GenAI attributes from `d`, and its
+ * traceparent (and the client's tracestate) added to `h`'s headers. */
+void bridge_trace_attempt_begin(struct bridge_exchange *x, const struct bridge_deploy *d,
+                                struct bridge_http *h);
+/* The attempt's span ends: its tokens, status and `err` (NULL: success). */
+void bridge_trace_attempt_end(struct bridge_exchange *x, const struct pw_error *err);
+/* Ends what is still open (cancelled) and frees; from bridge_exchange_finish. */
+void bridge_trace_finish(struct bridge_exchange *x);
 
 #endif

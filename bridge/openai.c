@@ -495,6 +495,7 @@ static void decoder_free(struct bridge_decoder *d)
 
 const struct bridge_provider bridge_provider_openai = {
     .name = "openai",
+    .genai_system = "openai",
     .prefix = "openai/",
     .defaults_new = defaults_new,
     .defaults_free = defaults_free,

@@ -75,6 +75,7 @@ struct bridge_decode_ctx {
 struct bridge_provider {
     const char *name;            /* a deployment's "provider" member */
     const char *prefix;          /* model names it takes by prefix ("openai/NAME") */
+    const char *genai_system;    /* OTel's gen_ai.system for its spans ("openai") */
 
     /* Configuration. `defaults_new` reads the provider's environment
      * variables once at start-up (*out new, for defaults_free);

@@ -17,6 +17,8 @@
  *     -> LWS_CALLBACK_EVENT_WAIT_CANCELLED -> pw_mcp_server_dispatch
  *   a 50 ms timer -> pw_mcp_server_tick + pw_catalog_mcp_poll
  *   SIGTERM/SIGINT -> pw_server_stop (a write(2) to a pipe) -> graceful stop
+ *   traces (OTEL_EXPORTER_OTLP_* set): the exporter thread, started first
+ *     and flushed last, once nothing records spans any more
  *
  * Teardown order matters: the loop closes every connection before
  * pw_server_run returns; then the transports end their sessions, the
@@ -45,6 +47,7 @@
 #include "pennyworth/mcp.h"
 #include "pennyworth/mcp_net.h"
 #include "pennyworth/server.h"
+#include "pennyworth/trace.h"
 
 #define MAX_ORIGINS 32
 
@@ -325,6 +328,7 @@ int cli_serve(int argc, char **argv)
     struct pw_bridge *bridge = NULL; /* the OpenAI-compatible API (/v1/...) */
     struct pw_server_static *web = NULL;
     struct pw_access *acc = NULL; /* keys, limits, usage, /metrics, /admin/ */
+    struct pw_trace *tracer = NULL; /* NULL unless an OTLP endpoint is set */
     struct ticker ticker;
 
     struct pw_mcp_server_options mo = {
@@ -333,7 +337,8 @@ int cli_serve(int argc, char **argv)
         .version = PW_VERSION,
         .instructions = "Product catalog tools: search, look up, compare and check stock.",
     };
-    if (pw_mcp_server_new(&mo, &mcp, &err) != PW_OK ||
+    if (pw_trace_new_from_env(&tracer, &err) != PW_OK ||
+        pw_mcp_server_new(&mo, &mcp, &err) != PW_OK ||
         pw_catalog_mcp_register(mcp, db, &cm, &err) != PW_OK)
         goto out;
     /* Access control before anything binds: no usable key is open mode,
@@ -459,6 +464,7 @@ out:
     /* Last: the bridge's usage hook and the routes use it until here; this
      * commits the usage records still queued. */
     pw_access_close(acc);
+    pw_trace_free(tracer); /* bounded: what is queued gets about 2 s */
     free(db);
     return status;
 }

@@ -67,6 +67,7 @@ void mcp_call_unref(struct pw_mcp_call *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
+    mcp_observe_tool_end(c, NULL, false);
     json_decref(c->id);
     json_decref(c->client_caps);
     json_decref(c->params);
@@ -112,6 +113,7 @@ void mcp_call_deliver(struct pw_mcp_call *c, json_t *msg, bool is_error)
 {
     struct pw_mcp_session *s = c->session;
     json_t *resp = NULL;
+    mcp_observe_tool_end(c, msg, is_error);
     if (s && !atomic_load(&c->cancelled) && c->modern)
         msg = mcp_modern_decorate(c->srv, c->modern, msg, is_error);
     if (s && !atomic_load(&c->cancelled))

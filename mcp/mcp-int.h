@@ -103,6 +103,8 @@ struct mcp_modern;
 struct mcp_modern_srv;
 struct mcp_task;
 
+struct pw_trace_span; /* pennyworth/trace.h */
+
 struct pw_mcp_call {
     atomic_int refs;
     atomic_bool cancelled;
@@ -131,6 +133,8 @@ struct pw_mcp_call {
     struct mcp_modern *modern;      /* 2026-07-28 request context, or NULL (modern.c) */
     unsigned flags;                 /* the handler's PW_MCP_* flags (mcp_call_start) */
     _Atomic(struct mcp_task *) task; /* the task it became, or NULL (tasks.c) */
+    struct pw_trace_span *span;     /* a tools/call's span (observe.c), or NULL; ended
+                                       once, at delivery or else at the last unref */
 };
 
 /* A server-to-client request waiting for its response. */
@@ -284,6 +288,12 @@ const struct mcp_method *mcp_find_notification(const char *name);
 /* observe.c: sessions and requests to the metrics and the observer. */
 void mcp_observe_session(struct pw_mcp_server *srv, const char *transport, int delta);
 void mcp_observe_request(struct pw_mcp_server *srv, const char *method);
+/* A tools/call of tool `name` begins (its span, a child of the thread's
+ * current span: pennyworth/trace.h) / its answer goes out (`msg` the result
+ * or error object, or NULL when it never answered). Loop thread for begin;
+ * end on whichever thread drops the call last. */
+void mcp_observe_tool_begin(struct pw_mcp_call *c, const char *name);
+void mcp_observe_tool_end(struct pw_mcp_call *c, const json_t *msg, bool is_error);
 
 /* modern.c: the 2026-07-28 method table's name for `method`, or NULL. */
 const char *mcp_modern_method_name(const char *method);

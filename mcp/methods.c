@@ -336,6 +336,7 @@ static void tools_call(struct pw_mcp_session *s, struct mcp_batch *b, json_t *id
         c->finish_hook = tool_output_hook;
         c->hook_schema = t->output;
     }
+    mcp_observe_tool_begin(c, name);
     mcp_call_start(c, t->handler, t->ud, t->flags, args);
 }
 

@@ -18,17 +18,26 @@
  * of single stateless 2026-07-28 requests) are not sessions to a client
  * and are not counted; their requests are.
  *
- * Loop thread (every caller is); the metric updates themselves are safe
- * from any thread.
+ * Every tools/call also gets a span when tracing is on (pennyworth/trace.h):
+ * "tools/call NAME", a child of the thread's current span, which is the
+ * HTTP request's for /mcp and the bridge's for its in-process session
+ * (they make theirs current around the synchronous receive). It ends when
+ * the answer goes out, failed for a JSON-RPC error or an isError result,
+ * or at the call's last release if it never answered.
+ *
+ * Loop thread (every caller is, but the last release of a call, which a
+ * worker may make); the metric and span updates are safe from any thread.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "mcp/mcp-int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 
 #include "pennyworth/assert.h"
 #include "pennyworth/metrics.h"
+#include "pennyworth/trace.h"
 
 static struct pw_metric *sessions, *requests;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -79,4 +88,37 @@ void pw_mcp_server_set_observer(struct pw_mcp_server *srv, const struct pw_mcp_o
 {
     PW_ASSERT(mcp_on_loop(srv));
     srv->observer = obs ? *obs : (struct pw_mcp_observer){0};
+}
+
+void mcp_observe_tool_begin(struct pw_mcp_call *c, const char *name)
+{
+    if (!pw_trace_on())
+        return;
+    char span[160];
+    snprintf(span, sizeof span, "tools/call %.120s", name);
+    c->span = pw_trace_span_begin(pw_trace_current(), span, PW_TRACE_INTERNAL, 0);
+    pw_trace_span_str(c->span, "mcp.method.name", "tools/call");
+    pw_trace_span_str(c->span, "gen_ai.operation.name", "execute_tool");
+    pw_trace_span_str(c->span, "gen_ai.tool.name", name);
+    if (c->session && c->session->t.name)
+        pw_trace_span_str(c->span, "pennyworth.mcp.transport", c->session->t.name);
+}
+
+void mcp_observe_tool_end(struct pw_mcp_call *c, const json_t *msg, bool is_error)
+{
+    if (!c->span)
+        return;
+    if (is_error) {
+        char code[24];
+        snprintf(code, sizeof code, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(msg, "code")));
+        pw_trace_span_error(c->span, code,
+                            json_string_value(json_object_get(msg, "message")));
+    } else if (msg && json_is_true(json_object_get(msg, "isError"))) {
+        pw_trace_span_error(c->span, "tool_error", NULL);
+    } else if (!msg) {
+        pw_trace_span_error(c->span, "cancelled", "the call ended without an answer");
+    }
+    pw_trace_span_end(c->span, 0);
+    c->span = NULL;
 }

@@ -761,6 +761,7 @@ static int on_http(struct lws *wsi, struct http_pss *pss, const char *path)
     pw_server_request_id(pw_server_req_header(r, "x-request-id", incoming, sizeof incoming) > 0
                           ? incoming : NULL, r->ctx.request_id);
     lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+    server_trace_begin(r);
     r->query = query_of(wsi);
     bool needs_length = false;
     snprintf(r->method, sizeof r->method, "%s", "?");

@@ -8,8 +8,9 @@
  *                                    allowed Origin, preflights answered
  *   run  (body in)                   admission, then the handler on the
  *                                    service thread or a worker
- *   done (answered or abandoned)     admission's `done`, the HTTP metrics,
- *                                    the access log line
+ *   done (answered or abandoned)     admission's `done`, the request's
+ *                                    span, the HTTP metrics, the access
+ *                                    log line
  *
  * One CORS policy: a route flagged PW_SERVER_ROUTE_CORS answers every
  * OPTIONS request as a preflight (no credentials, no handler); an Origin
@@ -35,6 +36,7 @@
 
 #include "pennyworth/assert.h"
 #include "pennyworth/log.h"
+#include "pennyworth/trace.h"
 
 /* Headers a browser page may read from our answers (every CORS route). */
 static const char expose[] =
@@ -115,7 +117,14 @@ void server_pipeline_run(struct pw_server_req *r)
     r->ctx.admitted = true;
     r->ctx.at_us[PW_SERVER_MARK_ADMITTED] = pw_clock_us();
     if (!rt->h->on_work) {
+        /* The span is current for the handler (an MCP tools/call inside is
+         * its child); a copy, since the handler may end the request. */
+        struct pw_trace_ctx here = {0};
+        if (r->ctx.span)
+            here = *pw_trace_span_ctx(r->ctx.span);
+        const struct pw_trace_ctx *prev = pw_trace_enter(r->ctx.span ? &here : NULL);
         rt->h->on_request(r, rt->ud);
+        pw_trace_leave(prev);
         return;
     }
     if (!server_work_submit(r))
@@ -131,6 +140,7 @@ void server_pipeline_done(struct pw_server_req *r)
         c->status = 499; /* the client left before any answer */
     if (r->gated && srv->admission.done)
         srv->admission.done(c, srv->admission.ud);
+    server_trace_end(r);
     r->gated = false;
     server_observe(c);
     if (srv->access_log)

@@ -226,6 +226,11 @@ void server_pipeline_done(struct pw_server_req *r);
 void server_observe(const struct pw_server_ctx *c);
 void server_log_request(const struct pw_server_ctx *c, const char *peer);
 
+/* trace.c: the request's SERVER span, begun once the headers are in (the
+ * client's traceparent read) and ended with its admission child at done. */
+void server_trace_begin(struct pw_server_req *r);
+void server_trace_end(struct pw_server_req *r);
+
 /* work.c: the worker threads for `on_work` routes. */
 void server_work_init(struct pw_server *srv);
 /* Hands the request to a worker (state R_WORK); false when the queue is

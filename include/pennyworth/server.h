@@ -53,6 +53,7 @@ struct pw_server;
 struct pw_server_req; /* one HTTP request and its response */
 struct pw_server_ws;  /* one WebSocket connection */
 struct pw_server_work; /* a request handed to a worker thread */
+struct pw_trace_span;  /* pennyworth/trace.h */
 
 #define PW_SERVER_DEFAULT_HOST "127.0.0.1"
 #define PW_SERVER_DEFAULT_PORT 8080
@@ -133,7 +134,8 @@ enum {
  *   8. handler        on the service thread (`on_request`), or on a server
  *                     worker thread (`on_work`) for blocking work
  *   9. done           once the answer is written or the client has gone:
- *                     the admission filter's `done`, the HTTP metrics
+ *                     the admission filter's `done`, the request's span
+ *                     (when tracing: pennyworth/trace.h), the HTTP metrics
  *                     (requests, duration, gateway overhead) and the access
  *                     log line, all from the request's context
  */
@@ -224,6 +226,9 @@ struct pw_server_ctx {
     int64_t cost_micros;                /* > 0: priced by the handler (-1: not) */
     char *products;                     /* JSON array text of cited ids (owned), or NULL */
     int64_t upstream_open;              /* private: when the attempt in flight began */
+    struct pw_trace_span *span;         /* the request's SERVER span (server/trace.c),
+                                           parent of the handler's; NULL when not
+                                           tracing */
 };
 
 /* Copies a well-formed incoming X-Request-Id (1..64 of [A-Za-z0-9._-]) or

@@ -17,21 +17,11 @@ import assert from 'node:assert/strict';
 import { T } from '../server/lib/harness.mjs';
 import { startBridge, stopBridge, collect, rawChat, readSse, searchCatalog, systemTextOf,
   contextIds, AWS } from './lib/bridge.mjs';
-import { BOTH } from './lib/providers.mjs';
+import { BOTH, callSearch } from './lib/providers.mjs';
 
 const QUERY = 'mascara for long lashes';
 const WEATHER = { type: 'function', function: { name: 'get_weather',
   parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
-
-// The scenario step that calls the catalog search tool the model was
-// offered (whatever prefix the bridge gives it).
-function callSearch(P, query, id) {
-  return (rec) => {
-    const name = P.offeredTools(rec).find((n) => /search_products$/.test(n));
-    if (!name) return { text: `NO SEARCH TOOL OFFERED: ${P.offeredTools(rec).join(',')}` };
-    return P.tools([{ id, name, input: { query } }]);
-  };
-}
 
 describe('catalog context', () => {
   let b;

@@ -67,3 +67,13 @@ export const PROVIDERS = {
 };
 
 export const BOTH = [PROVIDERS.openai, PROVIDERS.bedrock];
+
+// The scenario step that calls the catalog search tool the model was
+// offered (whatever prefix the bridge gives it).
+export function callSearch(P, query, id) {
+  return (rec) => {
+    const name = P.offeredTools(rec).find((n) => /search_products$/.test(n));
+    if (!name) return { text: `NO SEARCH TOOL OFFERED: ${P.offeredTools(rec).join(',')}` };
+    return P.tools([{ id, name, input: { query } }]);
+  };
+}
