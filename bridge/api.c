@@ -496,9 +496,15 @@ static void on_models(struct pw_server_req *r, void *ud)
     }
     const struct pw_server_ctx *ctx = pw_server_req_ctx(r);
     json_t *data = json_array();
-    for (size_t i = 0; data && i < b->cfg->naliases; i++) {
-        const char *name = b->cfg->aliases[i].name;
-        if (b->hooks.model_visible && !b->hooks.model_visible(b->hooks.ud, ctx, name))
+    /* The aliases, then the default model when it is not one of them (a
+     * prefix-routed default, or the offline model), so that a client that
+     * takes the first listed model (the page) takes what is configured. */
+    char def[PW_BRIDGE_MODEL_MAX];
+    pw_bridge_default_model(b, def, sizeof def);
+    for (size_t i = 0; data && i <= b->cfg->naliases; i++) {
+        const char *name = i < b->cfg->naliases ? b->cfg->aliases[i].name : def;
+        if ((i == b->cfg->naliases && (!def[0] || b->cfg->naliases)) ||
+            (b->hooks.model_visible && !b->hooks.model_visible(b->hooks.ud, ctx, name)))
             continue;
         json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", name, "object",
                                               "model", "created", 0, "owned_by",
@@ -625,6 +631,11 @@ enum pw_err pw_bridge_attach(struct pw_bridge *b, struct pw_server *srv, struct 
     if (rc == PW_OK)
         rc = pw_server_add_timer(srv, TICK_MS, on_tick, b, err);
     return rc;
+}
+
+void pw_bridge_default_model(const struct pw_bridge *b, char *buf, size_t size)
+{
+    bridge_config_default_model(b->cfg, buf, size);
 }
 
 size_t pw_bridge_circuits(const struct pw_bridge *b, struct pw_bridge_circuit *out, size_t max)

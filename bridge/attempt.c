@@ -333,6 +333,7 @@ static bool start_attempt(struct bridge_exchange *x, struct bridge_deploy *d,
         .connect_timeout_ms = d->connect_ms,
         .first_byte_timeout_ms = d->first_byte_ms,
         .total_timeout_ms = d->total_ms,
+        .local = h.local,
     };
     static const struct bridge_xfer_cb cb = {on_head, on_data, on_done};
     x->status = 0;

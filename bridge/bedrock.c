@@ -116,6 +116,13 @@ static enum pw_err defaults_new(bridge_getenv_fn getenv_fn, void **out, struct p
 }
 
 /* The endpoint for a region: the override, else AWS's own (new). */
+/* Credentials: a bearer token, or an access key with its secret. */
+static bool configured(const void *defaults)
+{
+    const struct env *e = defaults;
+    return e->bearer || (e->key_id && e->secret);
+}
+
 static char *endpoint_of(const struct env *e, const char *region)
 {
     if (e->endpoint)
@@ -533,6 +540,8 @@ const struct bridge_provider bridge_provider_bedrock = {
     .name = "bedrock",
     .genai_system = "aws.bedrock",
     .prefix = "bedrock/",
+    .default_model = "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+    .configured = configured,
     .defaults_new = defaults_new,
     .defaults_free = defaults_free,
     .target_new = target_new,

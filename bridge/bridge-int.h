@@ -152,6 +152,13 @@ void bridge_config_free(struct bridge_config *cfg);
 const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const char *model,
                                                struct pw_error *err);
 
+/* The model a client that names none of its own should ask for (the
+ * serve banner's curl; the page's choice through /v1/models): the file's
+ * first alias, else the default model of the first provider row the
+ * environment configures ("openai/gpt-4o-mini"), else a row's built-in
+ * model (the offline model). Written into `buf`; "" when there is none. */
+void bridge_config_default_model(const struct bridge_config *cfg, char *buf, size_t size);
+
 /* Aggregation (aggregate.c) ---------------------------------------------------------------- */
 
 /*

@@ -15,11 +15,17 @@
  * with "FILE: /models/chat/deployments/0/provider: reason".
  *
  * Routing: a model name is an alias of the file (its deployments in order,
- * then those of its fallbacks), or, unless the file turns passthrough off,
- * a provider's prefix and a model id ("openai/NAME", "bedrock/MODEL_ID")
- * routed to one deployment built from that provider's environment
- * defaults. Those are made on first use and kept (with
+ * then those of its fallbacks), or a provider row's built-in model
+ * ("pennyworth-offline", always there), or, unless the file turns
+ * passthrough off, a provider's prefix and a model id ("openai/NAME",
+ * "bedrock/MODEL_ID") routed to one deployment built from that provider's
+ * environment defaults. Those are made on first use and kept (with
  * their breakers) up to MAX_DYNAMIC names.
+ *
+ * The default model (what a client that names none of its own should ask
+ * for) follows what is configured: the file's first alias, else the first
+ * row the environment configures, else a built-in model, so with no
+ * credentials at all the offline model is the default.
  *
  * Deployments live in one pool owned by the config; aliases point into it,
  * so an alias that falls back to another shares that alias's breakers.
@@ -478,7 +484,11 @@ const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const 
     for (size_t i = 0; i < cfg->naliases; i++)
         if (strcmp(cfg->aliases[i].name, model) == 0)
             return &cfg->aliases[i];
-    const struct bridge_provider *p = cfg->passthrough ? bridge_provider_for_model(model) : NULL;
+    /* A built-in model first (always there), then prefix routing. */
+    const struct bridge_provider *p = bridge_provider_builtin(model);
+    const char *upstream = model;
+    if (!p && cfg->passthrough && (p = bridge_provider_for_model(model)))
+        upstream = model + strlen(p->prefix);
     if (!p) {
         pw_error_set(err, PW_ERR_NOT_FOUND, "/model",
                      "The model '%s' does not exist or you do not have access to it.", model);
@@ -500,7 +510,7 @@ const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const 
         cfg->dyn = nd;
     struct bridge_deploy *d = NULL;
     if (al && nd)
-        deploy_new(cfg, &g, p, model + strlen(p->prefix), NULL, NULL, "/model", &d, NULL);
+        deploy_new(cfg, &g, p, upstream, NULL, NULL, "/model", &d, NULL);
     if (al) {
         al->name = strdup(model);
         al->deps = calloc(1, sizeof *al->deps);
@@ -517,4 +527,24 @@ const struct bridge_alias *bridge_config_route(struct bridge_config *cfg, const 
     al->ndeps = 1;
     cfg->dyn[cfg->ndyn++] = al;
     return al;
+}
+
+void bridge_config_default_model(const struct bridge_config *cfg, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (cfg->naliases) {
+        snprintf(buf, size, "%s", cfg->aliases[0].name);
+        return;
+    }
+    const struct bridge_provider *p;
+    for (size_t i = 0; cfg->passthrough && (p = bridge_provider_at(i)); i++)
+        if (p->configured && p->prefix && p->default_model && p->configured(cfg->defaults[i])) {
+            snprintf(buf, size, "%s%s", p->prefix, p->default_model);
+            return;
+        }
+    for (size_t i = 0; (p = bridge_provider_at(i)); i++)
+        if (p->builtin) {
+            snprintf(buf, size, "%s", p->builtin);
+            return;
+        }
 }

@@ -125,8 +125,11 @@ void bridge_context_cancel(struct bridge_context_op *op);
 /*
  * The system message text for `products` (a search result, borrowed): one
  * line per product with id, name, brand, price, availability and rating,
- * and the instruction to cite products by id. New; NULL when the array is
- * empty (nothing is injected then) or out of memory.
+ * and the instruction to cite products by id. Each product line reads
+ * "- [ID] NAME; brand: ...; price: ...; availability: ...; rating: ...",
+ * which the offline model (offline.c) reads back: keep the two in step.
+ * New; NULL when the array is empty (nothing is injected then) or out of
+ * memory.
  */
 char *bridge_context_message(json_t *products);
 

@@ -68,6 +68,7 @@ struct bridge_decoder {
 /* The environment's defaults. */
 struct env {
     char *base, *key;
+    bool base_set;              /* OPENAI_BASE_URL named a server of its own */
 };
 
 static void defaults_free(void *defaults)
@@ -87,6 +88,7 @@ static enum pw_err defaults_new(bridge_getenv_fn getenv_fn, void **out, struct p
     if (e) {
         e->base = strdup(base ? base : DEFAULT_BASE);
         e->key = bridge_strdup_or_null(bridge_env(getenv_fn, "OPENAI_API_KEY"));
+        e->base_set = base != NULL;
     }
     if (!e || !e->base) {
         defaults_free(e);
@@ -94,6 +96,13 @@ static enum pw_err defaults_new(bridge_getenv_fn getenv_fn, void **out, struct p
     }
     *out = e;
     return PW_OK;
+}
+
+/* A key, or a compatible server of its own (a local one may need no key). */
+static bool configured(const void *defaults)
+{
+    const struct env *e = defaults;
+    return e->key || e->base_set;
 }
 
 static void target_free(struct bridge_target *base)
@@ -497,6 +506,8 @@ const struct bridge_provider bridge_provider_openai = {
     .name = "openai",
     .genai_system = "openai",
     .prefix = "openai/",
+    .default_model = "gpt-4o-mini",
+    .configured = configured,
     .defaults_new = defaults_new,
     .defaults_free = defaults_free,
     .target_new = target_new,

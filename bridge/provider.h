@@ -1,7 +1,9 @@
 /*
  * Providers, bridge-private: one vtable row per upstream API (OpenAI chat
- * completions, Bedrock Converse), registered in a table (providers.c) and
- * looked up by name or by the prefix of a model name. A provider knows its
+ * completions, Bedrock Converse, and the built-in offline model that
+ * answers from the catalog context without a network), registered in a
+ * table (providers.c) and looked up by name, by the prefix of a model name
+ * or by the built-in model name a row answers. A provider knows its
  * own configuration (the environment variables it reads, the deployment
  * members and credentials it takes, into a target of its own shape), how
  * to turn a normalised OpenAI chat request into an HTTP request for its
@@ -51,13 +53,17 @@ struct bridge_target {
 };
 
 /* One prepared upstream HTTP request; every string is new (the caller frees
- * with bridge_http_clear). Headers are "Name: value" lines. */
+ * with bridge_http_clear). Headers are "Name: value" lines. A `local`
+ * request goes nowhere: `body` is the provider's whole 200 response, which
+ * the upstream layer hands back as if it had arrived (upstream.h), so the
+ * exchange drives a provider without a network exactly like the others. */
 struct bridge_http {
     char *method;
-    char *url;
+    char *url;                   /* NULL when local */
     char **headers;              /* NULL terminated */
     char *body;
     size_t body_len;
+    bool local;                  /* body is the response, not a request */
 };
 
 void bridge_http_clear(struct bridge_http *h);
@@ -74,8 +80,20 @@ struct bridge_decode_ctx {
 
 struct bridge_provider {
     const char *name;            /* a deployment's "provider" member */
-    const char *prefix;          /* model names it takes by prefix ("openai/NAME") */
+    const char *prefix;          /* model names it takes by prefix ("openai/NAME");
+                                    NULL: none */
     const char *genai_system;    /* OTel's gen_ai.system for its spans ("openai") */
+    const char *builtin;         /* a model name it answers with no configuration at
+                                    all, routed even when passthrough is off; NULL:
+                                    none */
+    const char *default_model;   /* the model to suggest when the environment
+                                    configures this provider (after its prefix) */
+
+    /* Whether the environment configures this provider (`defaults`, from
+     * defaults_new): credentials or an endpoint of its own. NULL for a
+     * provider that needs nothing (offline), which never counts as a real
+     * provider being configured (config.c: the default model). */
+    bool (*configured)(const void *defaults);
 
     /* Configuration. `defaults_new` reads the provider's environment
      * variables once at start-up (*out new, for defaults_free);
@@ -125,6 +143,8 @@ const struct bridge_provider *bridge_provider_find(const char *name);
 /* The provider whose prefix starts `model` ("openai/NAME"), with something
  * after the prefix, or NULL. */
 const struct bridge_provider *bridge_provider_for_model(const char *model);
+/* The provider whose built-in model is `model`, or NULL. */
+const struct bridge_provider *bridge_provider_builtin(const char *model);
 /* Row `i` of the table, NULL past its end (for configuration, which keeps
  * one set of defaults per row). */
 const struct bridge_provider *bridge_provider_at(size_t i);
@@ -140,5 +160,6 @@ void bridge_cred(json_t *creds, const char *key, bridge_getenv_fn getenv_fn, cha
 
 extern const struct bridge_provider bridge_provider_openai;  /* openai.c */
 extern const struct bridge_provider bridge_provider_bedrock; /* bedrock.c */
+extern const struct bridge_provider bridge_provider_offline; /* offline.c */
 
 #endif

@@ -1,9 +1,12 @@
 /*
  * The provider table: every upstream API the bridge can call, one vtable
- * row each (provider.h), looked up by the name a deployment gives or the
- * prefix of a model name routed by prefix. Adding a provider is adding a
- * row here and its own file. Also the small helpers the rows share for
- * reading their configuration (environment variables, named credentials).
+ * row each (provider.h), looked up by the name a deployment gives, the
+ * prefix of a model name routed by prefix, or a row's built-in model
+ * name. Row order matters: the first row the environment configures
+ * gives the default model (config.c); offline, needing nothing, is last.
+ * Adding a provider is adding a row here and its own file. Also the small
+ * helpers the rows share for reading their configuration (environment
+ * variables, named credentials).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,6 +18,7 @@
 static const struct bridge_provider *const providers[] = {
     &bridge_provider_openai,
     &bridge_provider_bedrock,
+    &bridge_provider_offline,
 };
 
 #define NPROVIDERS (sizeof providers / sizeof providers[0])
@@ -30,10 +34,19 @@ const struct bridge_provider *bridge_provider_find(const char *name)
 const struct bridge_provider *bridge_provider_for_model(const char *model)
 {
     for (size_t i = 0; model && i < NPROVIDERS; i++) {
-        size_t n = strlen(providers[i]->prefix);
-        if (strncmp(model, providers[i]->prefix, n) == 0 && model[n])
+        const char *prefix = providers[i]->prefix;
+        size_t n = prefix ? strlen(prefix) : 0;
+        if (prefix && strncmp(model, prefix, n) == 0 && model[n])
             return providers[i];
     }
+    return NULL;
+}
+
+const struct bridge_provider *bridge_provider_builtin(const char *model)
+{
+    for (size_t i = 0; model && i < NPROVIDERS; i++)
+        if (providers[i]->builtin && strcmp(providers[i]->builtin, model) == 0)
+            return providers[i];
     return NULL;
 }
 

@@ -19,6 +19,11 @@
  * dispatch skips the transfer's events, so no callback runs after
  * bridge_xfer_cancel returns.
  *
+ * A local transfer has no easy handle: bridge_xfer_start queues its HEAD
+ * (200), DATA (the given body) and DONE events at once, from the loop
+ * thread, under the same references, so dispatch, cancel and free treat
+ * it like any other; no command about it ever goes to the curl thread.
+ *
  * Deadlines: connect and total are curl's own (CONNECTTIMEOUT_MS,
  * TIMEOUT_MS); the first-byte deadline is checked by this thread, which
  * therefore never sleeps past the earliest one. A timeout is named by how
@@ -559,6 +564,47 @@ void bridge_upstream_dispatch(struct bridge_upstream *up)
     }
 }
 
+/* Registers a started transfer on the loop side's live list. */
+static void live_add(struct bridge_upstream *up, struct bridge_xfer *x)
+{
+    x->loop_ref = true;
+    x->live_next = up->live;
+    if (up->live)
+        up->live->live_prev = x;
+    up->live = x;
+}
+
+/* A local transfer (no easy handle): its whole response queued as events
+ * now, all allocated before any is queued, so a failure leaves nothing to
+ * call back. */
+static enum pw_err start_local(struct bridge_upstream *up, struct bridge_xfer *x,
+                               const struct bridge_xfer_req *req, struct pw_error *err)
+{
+    struct event *ev[3];
+    for (size_t i = 0; i < 3; i++)
+        ev[i] = calloc(1, sizeof *ev[i]);
+    char *copy = malloc(req->body_len ? req->body_len : 1);
+    if (!ev[0] || !ev[1] || !ev[2] || !copy) {
+        for (size_t i = 0; i < 3; i++)
+            free(ev[i]);
+        free(copy);
+        xfer_destroy(x);
+        return pw_error_set(err, PW_ERR_NOMEM, NULL, "upstream: out of memory");
+    }
+    memcpy(copy, req->body, req->body_len);
+    *ev[0] = (struct event){.kind = E_HEAD, .x = x, .status = 200};
+    *ev[1] = (struct event){.kind = E_DATA, .x = x, .data = copy, .len = req->body_len};
+    *ev[2] = (struct event){.kind = E_DONE, .x = x, .rc = PW_OK};
+    x->refs = 1; /* the loop side; each event takes its own */
+    pthread_mutex_lock(&up->mu);
+    up->active++;
+    pthread_mutex_unlock(&up->mu);
+    live_add(up, x);
+    for (size_t i = 0; i < 3; i++)
+        push_event(up, ev[i]);
+    return PW_OK;
+}
+
 enum pw_err bridge_xfer_start(struct bridge_upstream *up, const struct bridge_xfer_req *req,
                               const struct bridge_xfer_cb *cb, void *ud,
                               struct bridge_xfer **out, struct pw_error *err)
@@ -571,6 +617,12 @@ enum pw_err bridge_xfer_start(struct bridge_upstream *up, const struct bridge_xf
     pw_buf_init(&x->head, MAX_HEADER_BYTES);
     x->cb = *cb;
     x->ud = ud;
+    if (req->local) {
+        enum pw_err rc = start_local(up, x, req, err);
+        if (rc == PW_OK)
+            *out = x;
+        return rc;
+    }
     x->easy = curl_easy_init();
     if (!x->easy)
         goto nomem;
@@ -628,11 +680,7 @@ enum pw_err bridge_xfer_start(struct bridge_upstream *up, const struct bridge_xf
     pthread_mutex_lock(&up->mu);
     up->active++;
     pthread_mutex_unlock(&up->mu);
-    x->loop_ref = true;
-    x->live_next = up->live;
-    if (up->live)
-        up->live->live_prev = x;
-    up->live = x;
+    live_add(up, x);
     if (!push_cmd(up, C_START, x)) {
         live_remove(up, x);
         pthread_mutex_lock(&up->mu);
@@ -659,8 +707,10 @@ void bridge_xfer_cancel(struct bridge_xfer *x)
     live_remove(up, x);
     /* The command holds its own reference, so dropping ours next is safe
      * even if the curl thread finishes the transfer meanwhile. Without
-     * memory for the command the transfer runs to its end unobserved. */
-    push_cmd(up, C_CANCEL, x);
+     * memory for the command the transfer runs to its end unobserved. A
+     * local transfer has nothing on the curl thread to stop. */
+    if (x->easy)
+        push_cmd(up, C_CANCEL, x);
     unref(x);
 }
 
@@ -671,7 +721,7 @@ void bridge_xfer_pause(struct bridge_xfer *x, bool paused)
     bool was = x->paused;
     x->paused = paused;
     pthread_mutex_unlock(&up->mu);
-    if (was && !paused)
+    if (was && !paused && x->easy)
         push_cmd(up, C_PAUSE, x);
 }
 

@@ -15,6 +15,11 @@
  * calls back, or calls on_done exactly once, after any on_head / on_data,
  * unless the transfer is cancelled first (then nothing more is called).
  *
+ * A local transfer (a provider that answers without a network, the offline
+ * model) keeps the same contract: its response is queued as events at
+ * start and delivered by the next dispatch, never from inside
+ * bridge_xfer_start; the curl thread never sees it.
+ *
  * Deadlines per transfer: connect, first byte (status line received), and
  * total; a deadline ends the transfer with PW_ERR_TIMEOUT and a message
  * naming which one. Retries, backoff and circuit breaking are policy and
@@ -42,6 +47,8 @@ struct bridge_xfer_req {
     int connect_timeout_ms;          /* 0 = 10000 */
     int first_byte_timeout_ms;       /* 0 = 60000 */
     int total_timeout_ms;            /* 0 = 600000; capped at 900000 */
+    bool local;                      /* no network: `body` is the whole 200 response,
+                                        handed back through the callbacks (below) */
 };
 
 struct bridge_xfer_cb {

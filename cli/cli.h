@@ -9,6 +9,7 @@
 #define PW_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct cli_command {
     const char *name;
@@ -28,6 +29,21 @@ int cli_stdio(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_usage(int argc, char **argv);
+
+/* What the serve banner shows (banner.c); every string borrowed. */
+struct cli_banner {
+    const char *host;            /* the listen host as given ("" or "*": any) */
+    int port;                    /* the bound port */
+    bool tls;
+    const char *db;              /* the catalog database */
+    const char *model;           /* the bridge's default model ("" none) */
+    bool offline;                /* that model is the offline one */
+    bool keys;                   /* API keys exist: requests need one */
+};
+
+/* Prints the lines under serve's "listening on" line: the storefront, MCP
+ * and OpenAI API URLs, MCP client configurations and a chat curl. */
+void cli_banner(FILE *f, const struct cli_banner *b);
 
 /* Calls a running server's admin API (url + path) with PENNYWORTH_ADMIN_KEY;
  * on 0, *out is the new JSON answer; else the failure was printed. */

@@ -97,7 +97,9 @@ static void usage(FILE *f)
             "                         web/ directory built or installed with pennyworth)\n"
             "  --config FILE          LLM bridge configuration (model aliases, deployments);\n"
             "                         without it openai/NAME and bedrock/MODEL_ID route by\n"
-            "                         prefix with credentials from the environment\n"
+            "                         prefix with credentials from the environment; with\n"
+            "                         none, the offline model pennyworth-offline lists the\n"
+            "                         catalog's matches (no LLM)\n"
             "  --allow-open           serve without API keys on a non-loopback address\n"
             "  --access-config FILE   tiers, the per-IP limit, prices and usage retention\n"
             "                         (JSON; docs/internals/ACCESS.md)\n"
@@ -427,6 +429,14 @@ int cli_serve(int argc, char **argv)
     bool v6 = strchr(shown, ':') != NULL;
     printf("pennyworth: listening on %s://%s%s%s:%d (MCP: /ws, /mcp)\n", scheme,
            v6 ? "[" : "", shown, v6 ? "]" : "", pw_server_port(srv));
+    char model[PW_BRIDGE_MODEL_MAX];
+    pw_bridge_default_model(bridge, model, sizeof model);
+    struct cli_banner banner = {
+        .host = o.host, .port = pw_server_port(srv), .tls = pw_server_tls(srv), .db = db,
+        .model = model, .offline = strcmp(model, PW_BRIDGE_OFFLINE_MODEL) == 0,
+        .keys = pw_access_key_count(acc) > 0,
+    };
+    cli_banner(stdout, &banner);
     fflush(stdout);
     pw_info("serve: listening on %s://%s%s%s:%d; catalog %s", scheme, v6 ? "[" : "", shown,
             v6 ? "]" : "", pw_server_port(srv), db);

@@ -106,4 +106,18 @@ struct pw_bridge_circuit {
  * returns how many there are. Service thread. */
 size_t pw_bridge_circuits(const struct pw_bridge *b, struct pw_bridge_circuit *out, size_t max);
 
+/* Room for a model name (the schema's 256 bytes, a provider prefix, NUL). */
+#define PW_BRIDGE_MODEL_MAX 320
+/* The built-in offline model: no LLM, it lists the catalog's matches. */
+#define PW_BRIDGE_OFFLINE_MODEL "pennyworth-offline"
+
+/* The model a client that names none of its own should ask for, written
+ * into `buf` ("" when none): the configuration file's first alias, else the
+ * default model of the first provider the environment configures
+ * ("openai/gpt-4o-mini"), else the built-in offline model
+ * ("pennyworth-offline"), which answers from the catalog with no
+ * credentials. /v1/models lists it after the aliases. Any thread (it reads
+ * only the configuration, fixed at pw_bridge_new). */
+void pw_bridge_default_model(const struct pw_bridge *b, char *buf, size_t size);
+
 #endif

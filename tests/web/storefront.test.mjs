@@ -12,8 +12,8 @@
 //     cancels a slow answer;
 //   - the server is killed and started again on the same port: the page
 //     reconnects and its subscriptions work again.
-// A second server with no provider configured checks that the chat says
-// how to configure one. Screenshots at desktop (1280x800) and phone
+// The page with no provider configured (the offline model) is in
+// offline.test.mjs. Screenshots at desktop (1280x800) and phone
 // (390x844) sizes go to PW_ARTIFACTS (BUILDDIR/tests/web/artifacts).
 //
 // Every wait is bounded; the browser is closed and every server and fake
@@ -322,40 +322,5 @@ describe('the storefront page in chromium', () => {
     await phone.locator('#chat-form').scrollIntoViewIfNeeded();
     await phone.screenshot({ path: join(artifacts, 'storefront-phone-chat.png') });
     await ctx.close();
-  });
-});
-
-describe('the storefront chat with no provider configured', () => {
-  let srv;
-  let browser;
-  const log = { errors: [], sockets: [], sent: [] };
-
-  before(async () => {
-    srv = await startServe(undefined, {});
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    const r = await srv?.stop();
-    assert.deepEqual(log.errors, [], 'the page raised errors or CSP violations');
-    assert.equal(r?.code, 0, `server exit ${JSON.stringify(r)}\n${srv?.stderr().slice(-4000)}`);
-  });
-
-  it('says how to configure a provider instead of failing', STEP, async () => {
-    const page = await browser.newPage({ viewport: DESKTOP });
-    watchPage(page, log);
-    await page.goto(`${srv.base}/`);
-    await page.locator('#conn[data-state="online"]').waitFor({ timeout: 15_000 });
-    await page.getByLabel('Your question').fill(QUESTION);
-    await page.getByLabel('Your question').press('Enter');
-    const msg = lastAnswer(page);
-    await msg.locator('details.help').waitFor({ timeout: 30_000 });
-    const help = await msg.locator('details.help').textContent();
-    assert.match(help, /OPENAI_API_KEY/);
-    assert.match(help, /AWS_REGION/);
-    assert.match(help, /--config FILE/);
-    assert.equal(await page.getByRole('button', { name: 'Send' }).isEnabled(), true);
-    await page.screenshot({ path: join(artifactsDir(), 'storefront-no-provider-desktop.png') });
   });
 });

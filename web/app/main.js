@@ -243,6 +243,7 @@ const HELP = [
   '• OPENAI_API_KEY (plus OPENAI_BASE_URL for any OpenAI-compatible server), and ask for model openai/NAME;',
   '• AWS_REGION with AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_BEARER_TOKEN_BEDROCK), and ask for model bedrock/MODEL_ID;',
   '• --config FILE naming model aliases and their deployments (docs/internals/BRIDGE.md).',
+  'Without any, model pennyworth-offline lists the catalog\'s matches (no LLM).',
 ];
 
 function chatMessage(role) {

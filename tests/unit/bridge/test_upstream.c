@@ -279,7 +279,7 @@ static void start(struct bridge_upstream *up, struct result *r, int first_byte_m
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/x", port);
     const char *hdrs[] = {"Content-Type: application/json", NULL};
-    struct bridge_xfer_req req = {"POST", url, hdrs, "{}", 2, 2000, first_byte_ms, 5000};
+    struct bridge_xfer_req req = {"POST", url, hdrs, "{}", 2, 2000, first_byte_ms, 5000, false};
     assert_int_equal(bridge_xfer_start(up, &req, &cb, r, &r->x, NULL), PW_OK);
 }
 
