@@ -372,6 +372,7 @@ static void decoder_free(struct bridge_decoder *d) { bridge_provider_openai.deco
 
 const struct bridge_provider bridge_provider_offline = {
     .name = "offline",
+    .genai_system = "pennyworth.offline",
     .builtin = BRIDGE_OFFLINE_MODEL,
     .defaults_new = defaults_new,
     .defaults_free = defaults_free,
