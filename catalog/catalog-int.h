@@ -47,6 +47,8 @@
 #define CATALOG_DESCRIPTION_MAX 20000  /* characters in a description */
 #define CATALOG_TAGS_MAX 64            /* tags per product */
 #define CATALOG_BUSY_MS 5000           /* wait this long for another writer */
+#define CATALOG_PROGRESS_ROWS 1000     /* rows between two progress reports */
+#define CATALOG_COPY_BUSY_MS 10000     /* backup/restore: longest wait on a lock */
 #define CATALOG_SEARCH_WINDOW 500      /* products one search ranks and pages through */
 
 /* Generated tables -------------------------------------------------------- */
@@ -298,8 +300,7 @@ int catalog_csv_rows(const char *buf, size_t len, catalog_row_fn fn, void *ctx);
 /* pw_catalog_import() on a buffer; `label` is the FILE in diagnostics. */
 enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label,
                                   const char *buf, size_t len, FILE *diag,
-                                  void (*progress)(void *ud, size_t done, size_t total),
-                                  void *ud, struct pw_import_report *report,
-                                  struct pw_error *err);
+                                  pw_catalog_progress_fn progress, void *ud,
+                                  struct pw_import_report *report, struct pw_error *err);
 
 #endif

@@ -71,11 +71,25 @@ static void csv_row(FILE *out, sqlite3_stmt *st)
     cell(out, col(st, 13), true);
 }
 
+/* The number of products, for progress: only an estimate of the rows to
+ * come, since a writer may commit between this count and the export's
+ * read (the reporter copes with more rows than announced). */
+static size_t count(struct pw_catalog *cat)
+{
+    sqlite3_stmt *st = catalog_stmt(cat, CATALOG_STMT_COUNT_ALL, NULL);
+    size_t n = st && sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+    if (st)
+        sqlite3_reset(st);
+    return n;
+}
+
 enum pw_err pw_catalog_export(struct pw_catalog *cat, FILE *out, enum pw_catalog_format fmt,
+                              pw_catalog_progress_fn progress, void *ud,
                               struct pw_error *err)
 {
     if ((unsigned)fmt > PW_FORMAT_CSV)
         return pw_error_set(err, PW_ERR_INVALID, "/format", "format must be jsonl, json or csv");
+    struct pw_catalog_progress at = {.rows_total = progress ? count(cat) : 0};
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cat->db,
                            "SELECT " CATALOG_PRODUCT_COLUMNS " FROM products AS p ORDER BY p.id",
@@ -105,6 +119,10 @@ enum pw_err pw_catalog_export(struct pw_catalog *cat, FILE *out, enum pw_catalog
                 fputc('\n', out);
         }
         n++;
+        if (progress && n % CATALOG_PROGRESS_ROWS == 0) {
+            at.rows = n;
+            progress(ud, &at);
+        }
     }
     if (!rc && step != SQLITE_DONE)
         rc = catalog_db_error(cat, "export", err);
@@ -113,5 +131,9 @@ enum pw_err pw_catalog_export(struct pw_catalog *cat, FILE *out, enum pw_catalog
         fputs(n ? "\n]\n" : "]\n", out);
     if (!rc && (fflush(out) != 0 || ferror(out)))
         rc = pw_error_set(err, PW_ERR_IO, NULL, "write failed");
+    if (!rc && progress) {
+        at.rows = at.rows_total = n;
+        progress(ud, &at);
+    }
     return rc;
 }

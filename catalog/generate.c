@@ -210,18 +210,29 @@ static int line(char *buf, size_t n, size_t i, uint64_t *s)
                     noun_lc, color_lc);
 }
 
-enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed, struct pw_error *err)
+enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed,
+                                pw_catalog_progress_fn progress, void *ud,
+                                struct pw_error *err)
 {
     uint64_t state = seed;
     char buf[1024];
+    struct pw_catalog_progress at = {.rows_total = n};
     for (size_t i = 1; i <= n; i++) {
         int len = line(buf, sizeof buf, i, &state);
         if (len < 0 || (size_t)len >= sizeof buf)
             return pw_error_set(err, PW_ERR_INTERNAL, NULL, "generated line too long");
         if (fwrite(buf, 1, (size_t)len, out) != (size_t)len)
             return pw_error_set(err, PW_ERR_IO, NULL, "write failed");
+        if (progress && i % CATALOG_PROGRESS_ROWS == 0) {
+            at.rows = i;
+            progress(ud, &at);
+        }
     }
     if (fflush(out) != 0)
         return pw_error_set(err, PW_ERR_IO, NULL, "write failed");
+    if (progress) {
+        at.rows = n;
+        progress(ud, &at);
+    }
     return PW_OK;
 }

@@ -35,16 +35,15 @@
 
 #include "pennyworth/buf.h"
 
-#define PROGRESS_STEP (1u << 20) /* call progress() every MiB */
+#define PROGRESS_BYTES (1u << 20) /* report progress at least every MiB */
 
 struct import {
     struct pw_catalog *cat;
     const char *label;
     FILE *diag;
-    void (*progress)(void *ud, size_t done, size_t total);
+    pw_catalog_progress_fn progress;
     void *ud;
-    size_t total;
-    size_t last_progress;
+    struct pw_catalog_progress at; /* what was last reported */
     struct pw_import_report *report;
     struct pw_error *err;
     enum pw_err rc; /* a fatal error (database), stops the import */
@@ -63,9 +62,12 @@ static int on_row(void *ctx, size_t line, size_t offset, json_t *row, const char
 {
     struct import *im = ctx;
     im->report->rows++;
-    if (im->progress && offset - im->last_progress >= PROGRESS_STEP) {
-        im->last_progress = offset;
-        im->progress(im->ud, offset, im->total);
+    /* By rows, and by bytes too: a file of a few huge rows still moves. */
+    if (im->progress && (im->report->rows - im->at.rows >= CATALOG_PROGRESS_ROWS ||
+                         offset - im->at.bytes >= PROGRESS_BYTES)) {
+        im->at.rows = im->report->rows;
+        im->at.bytes = offset;
+        im->progress(im->ud, &im->at);
     }
     if (!row) {
         bad(im, line, field, reason);
@@ -333,8 +335,7 @@ static enum pw_err bulk_finish(struct pw_catalog *cat, struct bulk *b, struct pw
  */
 
 enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, const char *buf,
-                                  size_t len, FILE *diag,
-                                  void (*progress)(void *ud, size_t done, size_t total),
+                                  size_t len, FILE *diag, pw_catalog_progress_fn progress,
                                   void *ud, struct pw_import_report *report,
                                   struct pw_error *err)
 {
@@ -346,7 +347,7 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
         return pw_error_set(err, PW_ERR_STATE, NULL, "the catalog is open read-only");
     struct import im = {
         .cat = cat, .label = label, .diag = diag, .progress = progress, .ud = ud,
-        .total = len, .report = report, .err = err,
+        .at = {.bytes_total = len}, .report = report, .err = err,
     };
     catalog_now(im.now);
 
@@ -381,6 +382,11 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
     if (!rc && report->bad)
         rc = pw_error_set(err, PW_ERR_INVALID, NULL, "%s: %zu of %zu rows are invalid; "
                           "nothing was imported", label, report->bad, report->rows);
+    if (!rc && progress && bulk.n) {
+        /* Rebuilding the indexes of a bulk import is the long silent tail. */
+        im.at = (struct pw_catalog_progress){report->rows, report->rows, len, len, "indexing"};
+        progress(ud, &im.at);
+    }
     if (!rc)
         rc = bulk_finish(cat, &bulk, err);
     bulk_free(&bulk);
@@ -395,8 +401,10 @@ enum pw_err catalog_import_buffer(struct pw_catalog *cat, const char *label, con
         report->imported = 0;
         return rc;
     }
-    if (progress)
-        progress(ud, len, len);
+    if (progress) {
+        im.at = (struct pw_catalog_progress){report->rows, report->rows, len, len, NULL};
+        progress(ud, &im.at);
+    }
     return PW_OK;
 }
 
@@ -427,9 +435,8 @@ static char *slurp(int fd, size_t *len)
 }
 
 enum pw_err pw_catalog_import(struct pw_catalog *cat, const char *file, FILE *diag,
-                              void (*progress)(void *ud, size_t done, size_t total),
-                              void *ud, struct pw_import_report *report,
-                              struct pw_error *err)
+                              pw_catalog_progress_fn progress, void *ud,
+                              struct pw_import_report *report, struct pw_error *err)
 {
     if (report)
         memset(report, 0, sizeof *report);

@@ -48,8 +48,9 @@ static void export_catalog(struct pw_mcp_call *call, json_t *args, void *ud)
     char *text = NULL;
     size_t len = 0;
     FILE *out = cat ? open_memstream(&text, &len) : NULL;
-    enum pw_err rc = !cat ? e.code : !out ? PW_ERR_NOMEM : pw_catalog_export(cat, out,
-                                                                          formats[f].fmt, &e);
+    enum pw_err rc = !cat   ? e.code
+                     : !out ? PW_ERR_NOMEM
+                            : pw_catalog_export(cat, out, formats[f].fmt, NULL, NULL, &e);
     if (out)
         fclose(out); /* text and len are final only now */
     if (pw_mcp_call_cancelled(call)) {

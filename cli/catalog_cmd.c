@@ -7,9 +7,10 @@
  * database error), 2 usage error. Every subcommand takes --db FILE (see
  * cli_db_path for the default) and --help.
  *
- * Output discipline: results go to stdout, diagnostics and the import
- * progress bar to stderr (the bar only when stderr is a terminal and the
- * file is big enough to be worth watching).
+ * Output discipline: results go to stdout, diagnostics to stderr, and so
+ * does the progress line of import, export and generate (cli/progress.c:
+ * only on a terminal, only for work that takes a while, and not when the
+ * command's own output goes to that same terminal).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -22,13 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/progress.h"
 #include "pennyworth/catalog.h"
-#include "pennyworth/clock.h"
-
-#define PROGRESS_MIN_BYTES (8u << 20) /* no bar for files under 8 MiB */
 
 enum {
     OPT_DB = 256,
@@ -71,6 +69,7 @@ static void sub_usage(const struct subcommand *sc, FILE *f)
         fprintf(f, "  --db FILE            the catalog database (default: $PENNYWORTH_DB,\n"
                    "                       else the user data directory)\n");
     fprintf(f, "  --help               this help\n");
+    cli_help_reads(f, (sc->accepts & OPT_BIT(OPT_DB)) ? CLI_HELP_DB | CLI_HELP_LOG : 0);
 }
 
 static int usage_error(const struct subcommand *sc, const char *fmt, ...)
@@ -131,52 +130,25 @@ static bool parse_long(const char *s, long long min, long long *out)
  * import
  */
 
-struct bar {
-    int last; /* last percentage drawn */
-};
-
-static void draw(void *ud, size_t done, size_t total)
-{
-    struct bar *b = ud;
-    int pct = total ? (int)(done * 100 / total) : 100;
-    if (pct == b->last)
-        return;
-    b->last = pct;
-    char fill[41];
-    int n = pct * 40 / 100;
-    memset(fill, '#', (size_t)n);
-    memset(fill + n, ' ', (size_t)(40 - n));
-    fill[40] = '\0';
-    fprintf(stderr, "\r[%s] %3d%%", fill, pct);
-    fflush(stderr);
-}
-
 static int run_import(const struct subcommand *sc, int argc, char **argv, const struct opts *o)
 {
     if (argc != 1)
         return usage_error(sc, "%s", argc ? "expected one FILE" : "missing FILE");
     const char *file = argv[0];
-    struct stat st;
-    bool show = isatty(STDERR_FILENO) && stat(file, &st) == 0 &&
-                (size_t)st.st_size >= PROGRESS_MIN_BYTES;
     struct pw_catalog *cat = open_catalog(o->db);
     if (!cat)
         return 1;
-    struct bar bar = {.last = -1};
+    struct cli_progress bar;
     struct pw_import_report report;
     struct pw_error err = {0};
-    int64_t t0 = pw_clock_us();
-    enum pw_err rc = pw_catalog_import(cat, file, stderr, show ? draw : NULL, &bar, &report, &err);
-    int64_t t1 = pw_clock_us();
-    if (show)
-        fputc('\n', stderr);
+    cli_progress_start(&bar, "import", false);
+    enum pw_err rc =
+        pw_catalog_import(cat, file, stderr, cli_progress_report, &bar, &report, &err);
+    cli_progress_end(&bar, rc == PW_OK);
     pw_catalog_close(cat);
     if (rc != PW_OK)
         return fail(sc, &err);
-    double secs = (double)(t1 - t0) / 1e6;
     printf("imported %zu products from %s\n", report.imported, file);
-    if (show)
-        fprintf(stderr, "(%.2f s)\n", secs);
     return 0;
 }
 
@@ -402,7 +374,11 @@ static int run_export(const struct subcommand *sc, int argc, char **argv, const 
         return 1;
     }
     struct pw_error err = {0};
-    enum pw_err rc = pw_catalog_export(cat, out, formats[fmt], &err);
+    struct cli_progress bar;
+    cli_progress_start(&bar, "export", out == stdout && isatty(STDOUT_FILENO));
+    enum pw_err rc =
+        pw_catalog_export(cat, out, formats[fmt], cli_progress_report, &bar, &err);
+    cli_progress_end(&bar, rc == PW_OK);
     pw_catalog_close(cat);
     int status = close_output(out, path);
     return rc != PW_OK ? fail(sc, &err) : status;
@@ -422,7 +398,11 @@ static int run_generate(const struct subcommand *sc, int argc, char **argv, cons
     if (!out)
         return 1;
     struct pw_error err = {0};
-    enum pw_err rc = pw_catalog_generate(out, (size_t)n, (uint64_t)seed, &err);
+    struct cli_progress bar;
+    cli_progress_start(&bar, "generate", out == stdout && isatty(STDOUT_FILENO));
+    enum pw_err rc =
+        pw_catalog_generate(out, (size_t)n, (uint64_t)seed, cli_progress_report, &bar, &err);
+    cli_progress_end(&bar, rc == PW_OK);
     int status = close_output(out, path);
     return rc != PW_OK ? fail(sc, &err) : status;
 }
@@ -650,6 +630,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < NSUB; i++)
         fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].args);
     fprintf(f, "\nRun 'pennyworth catalog SUBCOMMAND --help' for details.\n");
+    cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG);
 }
 
 int cli_catalog(int argc, char **argv)

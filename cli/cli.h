@@ -9,6 +9,7 @@
 #define PW_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct cli_command {
@@ -24,11 +25,34 @@ struct cli_command {
  */
 char *cli_db_path(const char *flag_value);
 
+/* The database path used without --db, into buf (cut at size), creating
+ * nothing; returns where it came from ("$PENNYWORTH_DB", "$XDG_DATA_HOME",
+ * "$HOME" or the working directory), a static string. */
+const char *cli_db_default(char *buf, size_t size);
+
+/*
+ * The end of every --help: what the command reads besides its options.
+ * With CLI_HELP_DB, the database it would use now and why; then one line
+ * per environment variable in `env` (CLI_HELP_* bits), from the table in
+ * cli/help.c.
+ */
+enum {
+    CLI_HELP_DB = 1 << 0,        /* --db, PENNYWORTH_DB, XDG_DATA_HOME */
+    CLI_HELP_LOG = 1 << 1,       /* PENNYWORTH_LOG */
+    CLI_HELP_ADMIN = 1 << 2,     /* PENNYWORTH_ADMIN_KEY, as serve takes it */
+    CLI_HELP_ADMIN_URL = 1 << 3, /* PENNYWORTH_ADMIN_KEY, as --url sends it */
+    CLI_HELP_PROVIDERS = 1 << 4, /* OPENAI_*, AWS_* */
+    CLI_HELP_MCP = 1 << 5,       /* PENNYWORTH_MCP_STATE_KEY */
+};
+void cli_help_reads(FILE *f, unsigned what);
+
 int cli_catalog(int argc, char **argv);
 int cli_stdio(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_keys(int argc, char **argv);
 int cli_usage(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_restore(int argc, char **argv);
 
 /* What the serve banner shows (banner.c); every string borrowed. */
 struct cli_banner {

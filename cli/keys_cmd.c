@@ -51,6 +51,7 @@ static void usage(FILE *f)
             "Tiers: free, basic, premium, enterprise (or configured ones). A budget is\n"
             "monthly, in US dollars. DURATION is like 90m, 12h, 30d, 4w.\n"
             "The key is shown once, when it is created or rotated: store it then.\n");
+    cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG | CLI_HELP_ADMIN_URL);
 }
 
 /* Remote calls ------------------------------------------------------------------ */

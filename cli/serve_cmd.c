@@ -113,6 +113,8 @@ static void usage(FILE *f)
             "                         from memory for this long (default 0 = no cache)\n"
             "  --help                 this text\n",
             PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
+    cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG | CLI_HELP_ADMIN | CLI_HELP_MCP |
+                          CLI_HELP_PROVIDERS);
 }
 
 /* Parses a non-negative decimal number no larger than max. */

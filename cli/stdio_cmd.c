@@ -51,7 +51,9 @@ static void usage(FILE *f)
                "Serves the catalog over MCP on stdin/stdout (newline-delimited JSON-RPC).\n"
                "  --db FILE     the catalog database (default: $PENNYWORTH_DB, else the data dir)\n"
                "  --no-demo     do not load the demo catalog into an empty database\n"
-               "  --workers N   threads for catalog queries (default 2)\n");
+               "  --workers N   threads for catalog queries (default 2)\n"
+               "  --help        this text\n");
+    cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG | CLI_HELP_MCP);
 }
 
 int cli_stdio(int argc, char **argv)

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "Requests, tokens, cost and latency from the usage records, grouped by key,\n"
             "model (default) or day, since DURATION ago (default 7d; e.g. 12h, 30d, 4w).\n"
             "--url reads a running server's /admin/usage with PENNYWORTH_ADMIN_KEY.\n");
+    cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG | CLI_HELP_ADMIN_URL);
 }
 
 static long long num(const json_t *o, const char *k)

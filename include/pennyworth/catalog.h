@@ -152,6 +152,26 @@ int64_t pw_catalog_change_seq(struct pw_catalog *cat);
 enum pw_err pw_catalog_price_parse(const char *decimal, const char *currency,
                                    int64_t *minor, struct pw_error *err);
 
+/* Progress --------------------------------------------------------------- */
+
+/*
+ * Where long work (import, export, generate) has got to, reported to a
+ * caller's function every thousand rows (import: or MiB of input) and once
+ * more at the end. The catalog never prints progress itself: what to show, and
+ * whether to show anything, is the caller's business (cli/progress.c).
+ */
+struct pw_catalog_progress {
+    size_t rows;        /* rows done so far */
+    size_t rows_total;  /* rows in all, 0 when not known ahead (import) */
+    size_t bytes;       /* input consumed so far (import; else 0) */
+    size_t bytes_total; /* input size (import; else 0) */
+    const char *stage;  /* NULL while rows move; else the tail being done ("indexing") */
+};
+
+/* Called on the caller's thread, inside the call that was given it; `p`
+ * is borrowed for the duration of the call. */
+typedef void (*pw_catalog_progress_fn)(void *ud, const struct pw_catalog_progress *p);
+
 /* Import ------------------------------------------------------------------ */
 
 struct pw_import_report {
@@ -164,13 +184,13 @@ struct pw_import_report {
  * Imports a JSON array, JSON Lines or CSV file (detected from content), in the
  * seed schema or the DummyJSON shape, in one transaction: if any row is bad,
  * nothing is imported and every bad row is reported to `diag` as
- * "FILE:LINE: field: reason\n". `progress` (may be NULL) is called with
- * bytes done/total now and then. Returns PW_ERR_INVALID when rows were bad.
+ * "FILE:LINE: field: reason\n". `progress` (may be NULL) gets rows read and
+ * bytes done/total now and then, and the stage "indexing" while the search
+ * index is built at the end. Returns PW_ERR_INVALID when rows were bad.
  */
 enum pw_err pw_catalog_import(struct pw_catalog *cat, const char *file, FILE *diag,
-                              void (*progress)(void *ud, size_t done, size_t total),
-                              void *ud, struct pw_import_report *report,
-                              struct pw_error *err);
+                              pw_catalog_progress_fn progress, void *ud,
+                              struct pw_import_report *report, struct pw_error *err);
 
 /* Imports the demo catalog embedded in the binary if the catalog is empty.
  * *seeded tells whether it did. */
@@ -178,12 +198,57 @@ enum pw_err pw_catalog_seed_demo(struct pw_catalog *cat, bool *seeded, struct pw
 
 enum pw_catalog_format { PW_FORMAT_JSONL, PW_FORMAT_JSON, PW_FORMAT_CSV };
 
-/* Writes every product, ordered by id, in the canonical shape. */
+/* Writes every product, ordered by id, in the canonical shape. `progress`
+ * (may be NULL) gets rows written of the number counted at the start. */
 enum pw_err pw_catalog_export(struct pw_catalog *cat, FILE *out, enum pw_catalog_format fmt,
+                              pw_catalog_progress_fn progress, void *ud,
                               struct pw_error *err);
 
 /* Writes N synthetic products (deterministic for a seed) as JSON Lines in the
- * seed schema, for benchmarks. */
-enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed, struct pw_error *err);
+ * seed schema, for benchmarks. `progress` (may be NULL) gets rows of N. */
+enum pw_err pw_catalog_generate(FILE *out, size_t n, uint64_t seed,
+                                pw_catalog_progress_fn progress, void *ud,
+                                struct pw_error *err);
+
+/* Backup and restore ------------------------------------------------------ */
+
+enum {
+    PW_CATALOG_BACKUP_FORCE = 1 << 0, /* replace an existing FILE */
+};
+
+/* What a backup or restore copied. */
+struct pw_catalog_copy_report {
+    int64_t pages;      /* database pages copied */
+    int64_t page_size;  /* bytes per page */
+    int schema_version; /* the copy's catalog schema version (PRAGMA user_version) */
+    int restarts;       /* times a writer's commit made the copy start over */
+    bool kept_previous; /* restore: the database it replaced is now DB.bak */
+};
+
+/*
+ * Copies the database at `db` to `file` with SQLite's online backup, safe
+ * while servers read and write `db` (WAL): the copy is one consistent
+ * snapshot. It is written to a temporary file beside `file`, checked
+ * (quick_check), synced and only then given its name, so `file` is never
+ * half written; an existing `file` is PW_ERR_STATE unless
+ * PW_CATALOG_BACKUP_FORCE. The copy is a single self-contained file
+ * (journal_mode DELETE). A database that stays busy (locked) for 10 s is
+ * PW_ERR_TIMEOUT. `report` may be NULL.
+ */
+enum pw_err pw_catalog_backup(const char *db, const char *file, unsigned flags,
+                              struct pw_catalog_copy_report *report, struct pw_error *err);
+
+/*
+ * Replaces the database at `db` with the backup `file`: `file` must pass
+ * quick_check and be a catalog database this binary can open (the catalog
+ * tables, a schema version from 1 to this binary's; an older one is
+ * migrated after the copy). Refused with PW_ERR_STATE, touching nothing,
+ * while any other connection (a running server) has `db` open: restore
+ * takes an exclusive lock on `db` first and holds it to the end. The
+ * previous database, if any, is kept as "DB.bak" (replacing an older one).
+ * `report` may be NULL.
+ */
+enum pw_err pw_catalog_restore(const char *db, const char *file,
+                               struct pw_catalog_copy_report *report, struct pw_error *err);
 
 #endif

@@ -137,7 +137,7 @@ static int load(const char *db, size_t n)
         return 1;
     }
     double t0 = now();
-    if (pw_catalog_generate(f, n, 1, &err))
+    if (pw_catalog_generate(f, n, 1, NULL, NULL, &err))
         return fail("generate", &err);
     fclose(f);
     double t1 = now();

@@ -133,7 +133,8 @@ static void log_is_bounded(void **state)
     char *path = tu_path(dir, "gen.jsonl");
     FILE *f = fopen(path, "w");
     struct pw_error err = {0};
-    assert_int_equal(pw_catalog_generate(f, CATALOG_CHANGES_KEEP + 500, 7, &err), PW_OK);
+    assert_int_equal(pw_catalog_generate(f, CATALOG_CHANGES_KEEP + 500, 7, NULL, NULL, &err),
+                     PW_OK);
     fclose(f);
     struct pw_import_report report;
     assert_int_equal(pw_catalog_import(cat, path, NULL, NULL, NULL, &report, &err), PW_OK);

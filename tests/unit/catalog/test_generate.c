@@ -23,7 +23,7 @@ static char *generate(size_t n, uint64_t seed)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     struct pw_error err = {0};
-    assert_int_equal(pw_catalog_generate(f, n, seed, &err), PW_OK);
+    assert_int_equal(pw_catalog_generate(f, n, seed, NULL, NULL, &err), PW_OK);
     fclose(f);
     return buf;
 }

@@ -330,11 +330,13 @@ static void rows_over_one_megabyte_are_refused(void **state)
     tu_rmdir(dir);
 }
 
-static void progress(void *ud, size_t done, size_t total)
+/* Keeps the last report; rows and bytes only ever grow. */
+static void progress(void *ud, const struct pw_catalog_progress *at)
 {
-    size_t *last = ud;
-    assert_true(done <= total);
-    *last = done;
+    struct pw_catalog_progress *last = ud;
+    assert_true(at->bytes <= at->bytes_total);
+    assert_true(at->rows >= last->rows && at->bytes >= last->bytes);
+    *last = *at;
 }
 
 static void empty_missing_and_progress(void **state)
@@ -353,11 +355,15 @@ static void empty_missing_and_progress(void **state)
     assert_int_equal(pw_catalog_import(cat, missing, NULL, NULL, NULL, &report, &err),
                      PW_ERR_IO);
     pw_error_clear(&err);
-    size_t last = 0;
+    struct pw_catalog_progress last = {0};
     assert_int_equal(pw_catalog_import(cat, PW_CATALOG_FIXTURES "/dummyjson-products.json",
                                        NULL, progress, &last, &report, &err),
                      PW_OK);
-    assert_true(last > 390000); /* the final call reports the whole file */
+    /* The final call reports the whole file, every row, and no stage. */
+    assert_true(last.bytes > 390000 && last.bytes == last.bytes_total);
+    assert_int_equal(last.rows, report.rows);
+    assert_int_equal(last.rows_total, report.rows);
+    assert_null(last.stage);
     free(empty);
     free(header);
     free(missing);

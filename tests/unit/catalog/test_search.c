@@ -493,7 +493,7 @@ static void broad_queries_are_capped(void **state)
     char *path = tu_path(d, "gen.jsonl");
     FILE *f = fopen(path, "w");
     struct pw_error err = {0};
-    assert_int_equal(pw_catalog_generate(f, 1200, 3, &err), PW_OK);
+    assert_int_equal(pw_catalog_generate(f, 1200, 3, NULL, NULL, &err), PW_OK);
     fclose(f);
     struct pw_catalog *big = tu_open(d, "big.db");
     struct pw_import_report report;

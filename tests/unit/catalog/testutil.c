@@ -111,7 +111,7 @@ char *tu_export(struct pw_catalog *cat, enum pw_catalog_format fmt)
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
     struct pw_error err = {0};
-    if (pw_catalog_export(cat, f, fmt, &err) != PW_OK)
+    if (pw_catalog_export(cat, f, fmt, NULL, NULL, &err) != PW_OK)
         fail_msg("export: %s", err.message);
     fclose(f);
     return buf;
