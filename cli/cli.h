@@ -43,6 +43,7 @@ enum {
     CLI_HELP_ADMIN_URL = 1 << 3, /* PENNYWORTH_ADMIN_KEY, as --url sends it */
     CLI_HELP_PROVIDERS = 1 << 4, /* OPENAI_*, AWS_* */
     CLI_HELP_MCP = 1 << 5,       /* PENNYWORTH_MCP_STATE_KEY */
+    CLI_HELP_TRACE = 1 << 6,     /* OTEL_* (serve's traces) */
 };
 void cli_help_reads(FILE *f, unsigned what);
 

@@ -9,6 +9,8 @@
  */
 #include "cli/cli.h"
 
+#include <string.h>
+
 static const struct {
     unsigned what; /* the CLI_HELP_* bit that shows this row */
     const char *name;
@@ -31,6 +33,12 @@ static const struct {
      "Bedrock credentials; or AWS_BEARER_TOKEN_BEDROCK"},
     {CLI_HELP_PROVIDERS, "AWS_ENDPOINT_URL", "another Bedrock endpoint (or\n"
                                              "AWS_ENDPOINT_URL_BEDROCK_RUNTIME)"},
+    {CLI_HELP_TRACE, "OTEL_EXPORTER_OTLP_ENDPOINT", "send traces (OTLP/HTTP JSON) to\n"
+                                                    "ENDPOINT/v1/traces; unset: no tracing\n"
+                                                    "(or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"},
+    {CLI_HELP_TRACE, "OTEL_EXPORTER_OTLP_HEADERS", "k=v,k2=v2 headers for the collector"},
+    {CLI_HELP_TRACE, "OTEL_SERVICE_NAME", "service.name of the spans (pennyworth)"},
+    {CLI_HELP_TRACE, "OTEL_SDK_DISABLED", "true: no tracing (or OTEL_TRACES_EXPORTER=none)"},
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -52,6 +60,8 @@ void cli_help_reads(FILE *f, unsigned what)
             fprintf(f, "\nenvironment:\n");
         header = true;
         fprintf(f, "  %-*s", INDENT - 2, vars[i].name);
+        if (strlen(vars[i].name) >= INDENT - 3) /* a long name: its text on the next line */
+            fprintf(f, "\n%*s", INDENT, "");
         /* Continuation lines of a description line up under its start. */
         for (const char *t = vars[i].text; *t; t++) {
             fputc(*t, f);

@@ -114,7 +114,7 @@ static void usage(FILE *f)
             "  --help                 this text\n",
             PW_SERVER_DEFAULT_HOST, PW_SERVER_DEFAULT_PORT);
     cli_help_reads(f, CLI_HELP_DB | CLI_HELP_LOG | CLI_HELP_ADMIN | CLI_HELP_MCP |
-                          CLI_HELP_PROVIDERS);
+                          CLI_HELP_PROVIDERS | CLI_HELP_TRACE);
 }
 
 /* Parses a non-negative decimal number no larger than max. */
