@@ -8,6 +8,7 @@
 #ifndef PW_CLI_H
 #define PW_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -79,5 +80,23 @@ int cli_admin_call(const char *url, const char *method, const char *path,
 /* Opens the catalog read-write once to migrate it and, with seed, load the
  * demo catalog into an empty database. Returns 0, or 1 after printing why. */
 int cli_prepare_catalog(const char *path, bool seed);
+
+/*
+ * The configuration file's "server" member as serve arguments, parsed
+ * before the command line (cli/serve_config.c), and its "access" member.
+ * cli_config_flag finds --config FILE in argv (NULL: none);
+ * cli_config_read fills *c (0, or 2 after a message on stderr; free it
+ * with cli_config_free either way). `access` is borrowed from `doc`.
+ */
+struct cli_config {
+    json_t *doc;
+    int argc;
+    char **argv;
+    json_t *access;
+    char numbers[64][24];
+};
+const char *cli_config_flag(int argc, char **argv);
+int cli_config_read(const char *path, struct cli_config *c);
+void cli_config_free(struct cli_config *c);
 
 #endif

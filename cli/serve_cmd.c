@@ -95,14 +95,17 @@ static void usage(FILE *f)
             "                         twice that without a pong (default 30)\n"
             "  --web-root DIR         serve the storefront page at / from DIR (default: the\n"
             "                         web/ directory built or installed with pennyworth)\n"
-            "  --config FILE          LLM bridge configuration (model aliases, deployments);\n"
-            "                         without it openai/NAME and bedrock/MODEL_ID route by\n"
+            "  --config FILE          the configuration file (JSON): \"server\" holds these\n"
+            "                         flags' settings (a flag given here wins), \"access\"\n"
+            "                         access's, the rest the LLM bridge's (model aliases,\n"
+            "                         deployments; docs/guide/configuration.md); without\n"
+            "                         one openai/NAME and bedrock/MODEL_ID route by\n"
             "                         prefix with credentials from the environment; with\n"
             "                         none, the offline model pennyworth-offline lists the\n"
             "                         catalog's matches (no LLM)\n"
             "  --allow-open           serve without API keys on a non-loopback address\n"
             "  --access-config FILE   tiers, the per-IP limit, prices and usage retention\n"
-            "                         (JSON; docs/internals/ACCESS.md)\n"
+            "                         (JSON; over the configuration file's \"access\")\n"
             "  --ip-limit N[/WINDOW]  refuse a client address (429) once it has failed\n"
             "                         authentication N times in WINDOW (e.g. 100/5m; 0 = off;\n"
             "                         default 2000/5m or --access-config's ipLimit);\n"
@@ -151,7 +154,9 @@ struct serve_opts {
     bool access_log;    /* a JSON line per request on stderr */
 };
 
-/* 0 ok, 1 --help shown, 2 usage error. */
+/* 0 ok, 1 --help shown, 2 usage error. Options already in *o (from the
+ * configuration file's "server" member) are the defaults: a flag given
+ * here replaces them (--allow-origin adds to them). */
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { O_LISTEN = 256, O_DB, O_CERT, O_KEY, O_ORIGIN, O_BODY, O_IDLE, O_POLL, O_RETRY,
@@ -183,8 +188,6 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         {"access-log", no_argument, NULL, O_ACCESS_LOG},
         {NULL, 0, NULL, 0},
     };
-    snprintf(o->host, sizeof o->host, "%s", PW_SERVER_DEFAULT_HOST);
-    o->port = PW_SERVER_DEFAULT_PORT;
     optind = 1;
     opterr = 0;
     int c;
@@ -309,13 +312,36 @@ static enum pw_err attach_web(struct pw_server *srv, const char *dir,
     return rc;
 }
 
+static int serve(struct serve_opts *opts, json_t *file_access);
+
 int cli_serve(int argc, char **argv)
 {
     struct serve_opts o;
     memset(&o, 0, sizeof o);
-    int rc = parse_args(argc, argv, &o);
-    if (rc)
+    snprintf(o.host, sizeof o.host, "%s", PW_SERVER_DEFAULT_HOST);
+    o.port = PW_SERVER_DEFAULT_PORT;
+    /* The configuration file's "server" settings first, then the flags. */
+    struct cli_config file = {0};
+    const char *path = cli_config_flag(argc, argv);
+    int rc = path ? cli_config_read(path, &file) : 0;
+    if (!rc && file.argc > 1)
+        rc = parse_args(file.argc, file.argv, &o);
+    if (!rc)
+        rc = parse_args(argc, argv, &o);
+    if (rc) {
+        cli_config_free(&file);
         return rc == 1 ? 0 : rc;
+    }
+    rc = serve(&o, file.access);
+    cli_config_free(&file);
+    return rc;
+}
+
+/* Runs the server with the options parsed; `file_access` is the
+ * configuration file's "access" member (borrowed; --access-config wins). */
+static int serve(struct serve_opts *opts, json_t *file_access)
+{
+    struct serve_opts o = *opts;
 
     char *db = cli_db_path(o.db);
     if (!db || cli_prepare_catalog(db, true) != 0) {
@@ -347,7 +373,7 @@ int cli_serve(int argc, char **argv)
         goto out;
     /* Access control before anything binds: no usable key is open mode,
      * which only a loopback address (or --allow-open) may serve. */
-    json_t *aconf = NULL;
+    json_t *aconf = o.access_config ? NULL : json_incref(file_access);
     if (o.access_config) {
         json_error_t je;
         if (!(aconf = json_load_file(o.access_config, JSON_REJECT_DUPLICATES, &je))) {
