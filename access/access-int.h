@@ -36,6 +36,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -285,6 +286,7 @@ struct pw_access {
 
     pthread_mutex_t wr_lock;
     sqlite3 *wr;                      /* wr_lock: key management, reports */
+    atomic_bool stopping;             /* the server stops: statements on wr end */
 
     pthread_mutex_t budget_lock;
     struct access_seeded *seeded;     /* budget_lock */

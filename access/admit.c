@@ -37,6 +37,8 @@
  */
 #include "access/access-int.h"
 
+#include "pennyworth/assert.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +256,7 @@ static bool budget(struct admission *a, const struct pw_access_request *req,
     int64_t as_in = access_price_cost(p, req->est_tokens, 0, 0);
     int64_t as_out = access_price_cost(p, 0, req->est_tokens, 0);
     int64_t est = as_in > as_out ? as_in : as_out;
+    PW_ASSERT(est >= 0); /* a negative reservation would credit the budget */
     access_budget_counter(kv->id, counter, sizeof counter);
     struct pw_access_consumed c;
     if (!take(a, counter, 0, est, kv->budget, PW_ACCESS_CONSUME_SOFT, &c))
@@ -512,6 +515,9 @@ void pw_access_finish(struct pw_access *acc, struct pw_access_grant *g,
 
 /* Token estimate -------------------------------------------------------------------- */
 
+/* Output tokens a reservation counts at most, whatever max_tokens says. */
+#define ESTIMATE_MAX_COMPLETION ((int64_t)1000000000)
+
 static size_t text_chars(const json_t *v)
 {
     if (json_is_string(v))
@@ -543,5 +549,10 @@ int64_t pw_access_estimate_tokens(const json_t *body)
     int64_t completion = json_is_integer(max) && json_integer_value(max) > 0
                              ? json_integer_value(max)
                              : 256;
+    /* The client chose max_tokens: a reservation past any model's output
+     * is capped rather than overflowing the sum (a negative reservation
+     * would credit the limit). */
+    if (completion > ESTIMATE_MAX_COMPLETION)
+        completion = ESTIMATE_MAX_COMPLETION;
     return prompt + completion;
 }

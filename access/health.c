@@ -116,12 +116,21 @@ static const struct pw_server_handler version_handler = {.on_request = on_versio
 
 /* A graceful stop has begun: a report or key write running on a server
  * worker ends now (SQLITE_INTERRUPT, a 500 to a client that is being let
- * go anyway) instead of holding the stop until its query is done. The
- * usage writer has its own connection and commits what is queued. */
+ * go anyway) instead of holding the stop until its query is done, and so
+ * does every one still queued behind it (the progress handler: an
+ * interrupt only reaches the statement running at the time). The usage
+ * writer has its own connection and commits what is queued. */
 static void interrupt_work(void *ud)
 {
     struct pw_access *acc = ud;
+    atomic_store(&acc->stopping, true);
     sqlite3_interrupt(acc->wr);
+}
+
+static int stop_check(void *ud)
+{
+    struct pw_access *acc = ud;
+    return atomic_load(&acc->stopping);
 }
 
 enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
@@ -161,6 +170,8 @@ enum pw_err pw_access_attach(struct pw_access *acc, struct pw_server *srv,
         {.path = "/api/v1/health/ready", .handler = &ready_handler, .ud = rt},
         {.path = "/v1/version", .handler = &version_handler, .ud = rt},
     };
+    /* Before listening: no other thread uses the connection yet. */
+    sqlite3_progress_handler(acc->wr, 10000, stop_check, acc);
     enum pw_err rc = pw_server_on_stop(srv, interrupt_work, acc, err);
     if (rc)
         return rc;

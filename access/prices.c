@@ -179,9 +179,17 @@ int64_t access_price_cost(const struct access_price *p, int64_t prompt, int64_t 
     if (cached > prompt)
         cached = prompt;
     int64_t cached_rate = p->cached >= 0 ? p->cached : p->input;
-    /* Micro-dollars per million tokens x tokens: below 2^63 for up to a
-     * trillion tokens at a million dollars per million. */
-    int64_t sum = (prompt - cached) * p->input + cached * cached_rate + completion * p->output;
+    /* Micro-dollars per million tokens x tokens. A client chooses the
+     * counts a reservation is priced from (max_tokens), so every step
+     * saturates at INT64_MAX rather than wrapping into a negative cost. */
+    int64_t terms[3], sum = 0;
+    bool over = __builtin_mul_overflow(prompt - cached, p->input, &terms[0]) ||
+                __builtin_mul_overflow(cached, cached_rate, &terms[1]) ||
+                __builtin_mul_overflow(completion, p->output, &terms[2]);
+    for (int i = 0; i < 3 && !over; i++)
+        over = __builtin_add_overflow(sum, terms[i], &sum);
+    if (over || sum > INT64_MAX - 500000)
+        return INT64_MAX / 1000000;
     return (sum + 500000) / 1000000;
 }
 

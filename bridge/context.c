@@ -609,7 +609,7 @@ char *bridge_context_message(json_t *products)
         return NULL;
     struct pw_buf t = {0};
     const char *first = json_string_value(json_object_get(json_array_get(products, 0), "id"));
-    pw_buf_appendf(&t, "Products from the store's catalog that match the user's request. "
+    pw_buf_appendf(&t, BRIDGE_CONTEXT_HEADER
                        "Answer from these when they are relevant, cite each product you "
                        "mention by its id in square brackets, e.g. [%s], and do not invent "
                        "products, prices or availability that are not listed here.\n",

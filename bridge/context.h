@@ -133,6 +133,10 @@ void bridge_context_cancel(struct bridge_context_op *op);
  */
 char *bridge_context_message(json_t *products);
 
+/* How that message begins: the offline model reads products only from a
+ * system message that starts so. */
+#define BRIDGE_CONTEXT_HEADER "Products from the store's catalog that match the user's request. "
+
 /* The products' ids joined by ", " for X-Pennyworth-Context-Products. New
  * ("" for none); NULL only when out of memory. */
 char *bridge_context_ids(json_t *products);

@@ -33,6 +33,9 @@
 #include "pennyworth/json.h"
 
 #define QUESTION_MAX 80          /* bytes of the user's text quoted back */
+/* Products listed at most: the context search finds a few (5 by default);
+ * the bound keeps an answer small whatever a message holds. */
+#define PRODUCTS_MAX 20
 
 /* The answer ---------------------------------------------------------------------------------- */
 
@@ -50,16 +53,18 @@ static bool put_product(struct pw_buf *t, const char *line, size_t len)
         return false;
     const char *p = close + 1 + (close + 1 < end && close[1] == ' ');
     const char *name = p;
-    const char *semi = strstr(p, "; ");
-    const char *name_end = semi && semi < end ? semi : end;
+    /* Every search stays within the line: a scan to the end of the whole
+     * message per line would cost the square of its length. */
+    const char *semi = memmem(p, (size_t)(end - p), "; ", 2);
+    const char *name_end = semi ? semi : end;
     struct {
         const char *key, *val;
         size_t len;
     } f[] = {{"brand: ", NULL, 0}, {"price: ", NULL, 0}, {"availability: ", NULL, 0}};
     for (p = name_end; p < end;) {
         p += 2; /* "; " */
-        const char *next = strstr(p, "; ");
-        const char *f_end = next && next < end ? next : end;
+        const char *next = p < end ? memmem(p, (size_t)(end - p), "; ", 2) : NULL;
+        const char *f_end = next ? next : end;
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
             size_t kl = strlen(f[k].key);
             if ((size_t)(f_end - p) > kl && memcmp(p, f[k].key, kl) == 0) {
@@ -85,21 +90,29 @@ static bool put_product(struct pw_buf *t, const char *line, size_t len)
     return true;
 }
 
-/* The products of every injected context message; how many. */
+/* The products of the injected context message, at most PRODUCTS_MAX; how
+ * many. That message is the last of the leading system messages
+ * (enrich.c inserts it there) and starts with BRIDGE_CONTEXT_HEADER; the
+ * client's own system messages are not read. */
 static size_t put_products(struct pw_buf *t, json_t *messages)
 {
-    size_t n = 0, i;
+    const char *text = NULL;
+    size_t i;
     json_t *m;
     json_array_foreach(messages, i, m) {
         const char *role = json_string_value(json_object_get(m, "role"));
-        const char *text = json_string_value(json_object_get(m, "content"));
-        if (!role || strcmp(role, "system") != 0 || !text)
-            continue;
-        for (const char *line = text; *line;) {
-            size_t len = strcspn(line, "\n");
-            n += put_product(t, line, len);
-            line += len + (line[len] == '\n');
-        }
+        if (!role || (strcmp(role, "system") != 0 && strcmp(role, "developer") != 0))
+            break;
+        text = json_string_value(json_object_get(m, "content"));
+    }
+    static const char header[] = BRIDGE_CONTEXT_HEADER;
+    if (!text || strncmp(text, header, sizeof header - 1) != 0)
+        return 0;
+    size_t n = 0;
+    for (const char *line = text; *line && n < PRODUCTS_MAX;) {
+        size_t len = strcspn(line, "\n");
+        n += put_product(t, line, len);
+        line += len + (line[len] == '\n');
     }
     return n;
 }

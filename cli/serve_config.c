@@ -126,8 +126,10 @@ int cli_config_read(const char *path, struct cli_config *c)
 {
     memset(c, 0, sizeof *c);
     c->argv = calloc(MAX_ARGS, sizeof *c->argv);
-    if (!c->argv)
-        return 1;
+    if (!c->argv) {
+        fprintf(stderr, "pennyworth serve: out of memory\n");
+        return 2;
+    }
     push(c, "serve");
     json_error_t je;
     if (!(c->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je))) {

@@ -141,32 +141,6 @@
 /* A body buffer's first capacity; it doubles from there (invariant 8). */
 #define BODY_FIRST ((size_t)16 * 1024)
 
-/* A warning a client can trigger at will is logged at most once a second,
- * with the number it stood for (service thread). */
-struct warn_rate {
-    int64_t last_ms;
-    size_t quiet;               /* suppressed since the last one logged */
-};
-
-static bool warn_due(struct warn_rate *w)
-{
-    int64_t now = pw_clock_ms();
-    if (w->last_ms && now - w->last_ms < 1000) {
-        w->quiet++;
-        return false;
-    }
-    w->last_ms = now;
-    return true;
-}
-
-/* The count to log with a warning warn_due allowed; starts the next count. */
-static size_t warn_quiet(struct warn_rate *w)
-{
-    size_t n = w->quiet;
-    w->quiet = 0;
-    return n;
-}
-
 /* Per-session data (lws allocates and zeroes it, one per transaction). */
 struct http_pss {
     struct pw_server_req *req;
@@ -330,6 +304,9 @@ static void req_detach(struct http_pss *pss)
         return;
     pss->req = NULL;
     r->wsi = NULL;
+    /* Now, not at the free: lws closes the socket and its number may come
+     * back for another connection that a late EPOLL_CTL_DEL would unwatch. */
+    unwatch(r);
     if (r->state == R_WORK) {
         r->orphan = true; /* the worker still reads it: work.c frees it */
         return;
@@ -563,11 +540,11 @@ enum pw_err pw_server_req_respond(struct pw_server_req *r, int status, const cha
         "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":"
         "\"Service Unavailable: too many answers waiting to be read\"}}";
     if (!r->head && !r->kill && r->srv->out_bytes + len > r->srv->out_budget) {
-        static struct warn_rate rate;
-        if (warn_due(&rate))
+        static struct server_warn_rate rate;
+        if (server_warn_due(&rate))
             pw_warn("server: answers queued hold %zu bytes (budget %zu); refusing %zu for %s "
                     "(%zu more refused since the last warning)",
-                    r->srv->out_bytes, r->srv->out_budget, len, r->path, warn_quiet(&rate));
+                    r->srv->out_bytes, r->srv->out_budget, len, r->path, server_warn_quiet(&rate));
         status = 503;
         content_type = "application/json";
         headers = NULL;
@@ -873,11 +850,11 @@ static int on_body(struct http_pss *pss, const void *in, size_t len)
                             "another; send it after the previous answer");
     }
     if (body_reserve(r, len)) {
-        static struct warn_rate rate;
-        if (warn_due(&rate))
+        static struct server_warn_rate rate;
+        if (server_warn_due(&rate))
             pw_warn("server: request bodies in flight hold %zu bytes (budget %zu); refusing %s "
                     "(%zu more refused since the last warning)",
-                    r->srv->body_bytes, r->srv->body_budget, r->path, warn_quiet(&rate));
+                    r->srv->body_bytes, r->srv->body_budget, r->path, server_warn_quiet(&rate));
         r->close_after = true;
         return fail(r, 503, "Service Unavailable: too many request bodies in flight");
     }

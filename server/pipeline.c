@@ -85,7 +85,11 @@ int server_pipeline_head(struct pw_server_req *r)
     int n = pw_server_req_header(r, "origin", origin, sizeof origin);
     bool allowed = n > 0 && server_origin_allowed(origin, srv->origins, srv->norigins);
     if ((flags & PW_SERVER_ROUTE_ORIGIN) && (n == -2 || (n > 0 && !allowed))) {
-        pw_info("server: refused Origin '%s' on %s", n >= 0 ? origin : "(too long)", r->path);
+        static struct server_warn_rate rate; /* any page can send these at will */
+        if (server_warn_due(&rate))
+            pw_info("server: refused Origin '%.64s' on %.128s (%zu more refused since the "
+                    "last one logged)", n >= 0 ? origin : "(too long)", r->path,
+                    server_warn_quiet(&rate));
         r->state = R_HANDLER;
         pw_server_req_error(r, 403, "Forbidden: Origin not allowed");
         return 1;

@@ -208,6 +208,16 @@ struct pw_server {
     struct server_workers *work; /* the worker threads (work.c), started on first use */
 };
 
+/* A message a client can trigger at will is logged at most once a second,
+ * with the number it stood for (server.c; service thread). */
+struct server_warn_rate {
+    int64_t last_ms;
+    size_t quiet;               /* suppressed since the last one logged */
+};
+bool server_warn_due(struct server_warn_rate *w);
+/* The count to log with a message server_warn_due allowed; starts the next. */
+size_t server_warn_quiet(struct server_warn_rate *w);
+
 /* reqctx.c: the request context. */
 void server_ctx_clear(struct pw_server_ctx *c);
 /* Total time minus the time waiting on upstreams (>= 0). */

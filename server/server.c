@@ -72,6 +72,24 @@
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+bool server_warn_due(struct server_warn_rate *w)
+{
+    int64_t now = pw_clock_ms();
+    if (w->last_ms && now - w->last_ms < 1000) {
+        w->quiet++;
+        return false;
+    }
+    w->last_ms = now;
+    return true;
+}
+
+size_t server_warn_quiet(struct server_warn_rate *w)
+{
+    size_t n = w->quiet;
+    w->quiet = 0;
+    return n;
+}
+
 enum pw_err pw_server_new(const struct pw_server_options *opt, struct pw_server **out,
                           struct pw_error *err)
 {

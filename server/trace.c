@@ -70,6 +70,8 @@ void server_trace_end(struct pw_server_req *r)
         snprintf(name, sizeof name, "%s %s", r->method, r->route->path);
         pw_trace_span_name(c->span, name);
         pw_trace_span_str(c->span, "http.route", r->route->path);
+    } else {
+        pw_trace_span_name(c->span, r->method); /* OTel's name for no route */
     }
     pw_trace_span_str(c->span, "http.request.method", r->method);
     pw_trace_span_str(c->span, "url.path", r->path);

@@ -25,6 +25,7 @@
  */
 #include "server/server-int.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ struct server_workers {
 static void job_free(struct pw_server_work *w)
 {
     free(w->ctype);
+    if (w->body)
+        OPENSSL_cleanse(w->body, w->len); /* it may hold a new API key */
     free(w->body);
     free(w);
 }

@@ -122,10 +122,12 @@ static enum pw_err headers(const char *list, struct trace_options *o, struct pw_
             snprintf(line, len, "%s: %s", k, v);
         free(k);
         free(v);
-        if (!line)
+        if (!line) /* the entry's value may be a secret: name its place only */
             return pw_error_set(err, PW_ERR_INVALID, NULL,
-                                "OTEL_EXPORTER_OTLP_HEADERS: malformed entry '%.*s'",
-                                (int)(end - p), p);
+                                "OTEL_EXPORTER_OTLP_HEADERS: entry %zu (%s) is malformed, "
+                                "or more than %d are given", n + 1,
+                                eq ? "KEY=VALUE with a bad character" : "no '='",
+                                MAX_HEADERS);
         o->headers[n++] = line;
         p = comma ? comma + 1 : end;
     }

@@ -268,7 +268,16 @@ enum pw_err pw_trace_new_from_env(struct pw_trace **out, struct pw_error *err)
         free_tracer(t);
         return pw_error_set(err, PW_ERR_INTERNAL, NULL, "cannot start the trace exporter");
     }
-    pw_info("trace: exporting spans to %s as service %s", t->o.url, t->o.service_name);
+    /* The URL may carry user:token@: log the scheme and host part only. */
+    const char *scheme_end = strstr(t->o.url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : t->o.url;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        host = at + 1;
+    pw_info("trace: exporting spans to %.*s%s as service %s",
+            scheme_end ? (int)(scheme_end + 3 - t->o.url) : 0, t->o.url, host,
+            t->o.service_name);
     trace_install(t);
     *out = t;
     return PW_OK;

@@ -35,14 +35,54 @@ void trace_install(struct pw_trace *t) { atomic_store(&tracer, t); }
 
 bool pw_trace_on(void) { return atomic_load_explicit(&tracer, memory_order_relaxed) != NULL; }
 
+/* The length of the well-formed UTF-8 sequence at s (at most `left`
+ * bytes), or 0 when it is not one (a stray or overlong byte, a cut
+ * sequence, a surrogate). */
+/* Bytes of one string attribute or name at most. */
+#define STR_MAX 1024
+
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!n || n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* A copy for an attribute or a name: clients reach these strings (a path,
+ * a tool name), and OTLP/JSON needs UTF-8, so a byte that is not part of a
+ * well-formed character becomes '?' and the copy is cut at STR_MAX bytes
+ * on a character boundary. */
 static char *copy(const char *s, size_t *bytes)
 {
     size_t n = strlen(s);
+    if (n > STR_MAX)
+        n = STR_MAX;
     char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n + 1);
-        *bytes += n + 1;
+    if (!d)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+        if (!k) {
+            d[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(d + o, s + i, k);
+        o += k;
+        i += k;
     }
+    d[o] = '\0';
+    *bytes += o + 1;
     return d;
 }
 

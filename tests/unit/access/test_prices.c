@@ -42,6 +42,27 @@ static void builtin_table(void **state)
     at_rmdir(dir);
 }
 
+/* A client chooses the token counts a reservation is priced from
+ * (max_tokens): a cost saturates instead of wrapping negative, and the
+ * estimate caps what max_tokens asks for. */
+static void huge_counts_saturate(void **state)
+{
+    char *dir = at_tmpdir();
+    struct pw_access *acc = at_open(dir, NULL, NULL, false);
+    int64_t c = pw_access_cost(acc, "anthropic.claude-3-opus-20240229-v1:0", 0,
+                               700000000000LL, 0);
+    assert_true(c > 0);
+    assert_int_equal(pw_access_cost(acc, "gpt-4o", INT64_MAX, INT64_MAX, 0),
+                     INT64_MAX / 1000000);
+    json_t *body = json_pack("{s:[{s:s, s:s}], s:I}", "messages", "role", "user", "content",
+                             "hi", "max_tokens", (json_int_t)INT64_MAX);
+    int64_t est = pw_access_estimate_tokens(body);
+    assert_true(est > 0 && est <= 1000000000LL + 16);
+    json_decref(body);
+    pw_access_close(acc);
+    at_rmdir(dir);
+}
+
 static void override(void **state)
 {
     char *dir = at_tmpdir();
@@ -93,6 +114,7 @@ int main(void)
         cmocka_unit_test(builtin_table),
         cmocka_unit_test(override),
         cmocka_unit_test(dollars),
+        cmocka_unit_test(huge_counts_saturate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
